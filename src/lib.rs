@@ -1,0 +1,9 @@
+//! Cairn: a drop-in Prometheus replacement in one binary.
+//!
+//! Modules follow `ARCHITECTURE.md`: [`model`] (labels, samples, matchers) and [`tsdb`] (the
+//! storage engine) so far.
+
+#![warn(missing_docs)]
+
+pub mod model;
+pub mod tsdb;
