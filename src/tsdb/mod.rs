@@ -7,3 +7,17 @@ pub mod block;
 pub mod chunk;
 pub mod tombstones;
 pub mod wal;
+mod compact;
+mod db;
+mod error;
+pub mod head;
+pub mod metrics;
+mod postings;
+mod querier;
+
+pub use db::{Db, Options};
+pub use error::{AppendError, Error, Result};
+pub use head::{Appender, Head, HeadOptions};
+pub use metrics::Metrics;
+pub use querier::{Querier, Series, SeriesIterator};
+pub use wal::SyncPolicy;

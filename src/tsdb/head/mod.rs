@@ -1,0 +1,521 @@
+//! The head: recent samples in memory, as Gorilla chunks per series, indexed by roaring
+//! postings, sharded behind stripe locks.
+//!
+//! Principal types: [`Head`], [`Appender`]. A series lives in two striped maps (by reference
+//! and by label hash) and in the postings; its samples live behind its own mutex. Commits are
+//! applied under the isolation lock so that a query sees all of a commit or none of it.
+
+mod append;
+mod read;
+mod wal_replay;
+
+pub use append::Appender;
+pub(crate) use read::HeadChunkSnapshot;
+pub(crate) use wal_replay::Replayer;
+
+use crate::model::{Label, Labels};
+use crate::tsdb::chunk::{MAX_SAMPLES_PER_CHUNK, XorChunk};
+use crate::tsdb::metrics::Metrics;
+use crate::tsdb::tombstones::Tombstones;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use roaring::RoaringTreemap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Head options.
+#[derive(Clone, Debug)]
+pub struct HeadOptions {
+    /// The block range (ms): chunks never straddle a multiple of it.
+    pub chunk_range: i64,
+    /// Out-of-order window (ms); 0 disables out-of-order ingestion.
+    pub ooo_window: i64,
+    /// Number of lock stripes (a power of two).
+    pub stripes: usize,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { chunk_range: 2 * 3600 * 1000, ooo_window: 0, stripes: 1024 }
+    }
+}
+
+/// Interned label strings. Series store `u32` symbol ids instead of strings.
+#[derive(Default)]
+pub(crate) struct Symbols {
+    inner: RwLock<SymbolsInner>,
+}
+
+#[derive(Default)]
+pub(crate) struct SymbolsInner {
+    ids: FastMap<Arc<str>, u32>,
+    strs: Vec<Arc<str>>,
+}
+
+impl SymbolsInner {
+    /// The string of symbol `id`. Ids come only from `intern`, so they are always in range.
+    pub(crate) fn get(&self, id: u32) -> &str {
+        self.strs.get(id as usize).map_or("", |s| s)
+    }
+}
+
+impl Symbols {
+    fn lookup(&self, s: &str) -> Option<u32> {
+        self.inner.read().ids.get(s).copied()
+    }
+
+    fn intern(&self, s: &str) -> u32 {
+        if let Some(id) = self.lookup(s) {
+            return id;
+        }
+        let mut w = self.inner.write();
+        if let Some(&id) = w.ids.get(s) {
+            return id;
+        }
+        let id = w.strs.len() as u32;
+        let a: Arc<str> = Arc::from(s);
+        w.strs.push(a.clone());
+        w.ids.insert(a, id);
+        id
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, SymbolsInner> {
+        self.inner.read()
+    }
+}
+
+/// A completed, immutable head chunk.
+#[derive(Clone, Debug)]
+pub(crate) struct SealedChunk {
+    pub(crate) min_t: i64,
+    pub(crate) max_t: i64,
+    pub(crate) bytes: Arc<[u8]>,
+}
+
+/// The samples of one series.
+#[derive(Default)]
+pub(crate) struct SeriesData {
+    pub(crate) sealed: Vec<SealedChunk>,
+    pub(crate) open: Option<XorChunk>,
+    /// Out-of-order samples, sorted by time, unique timestamps.
+    pub(crate) ooo: Vec<(i64, f64)>,
+}
+
+impl SeriesData {
+    /// The newest in-order sample.
+    pub(crate) fn last(&self) -> Option<(i64, f64)> {
+        self.open.as_ref().and_then(|c| c.last()).or_else(|| {
+            // The open chunk is only absent before the first sample or after truncation
+            // removed it; then the last sealed chunk holds the newest sample.
+            self.sealed.last().and_then(|c| crate::tsdb::chunk::XorIterator::new(&c.bytes).last())
+        })
+    }
+
+    /// Appends an in-order sample, cutting chunks at 120 samples and at multiples of
+    /// `chunk_range`. Returns whether a new chunk was started.
+    fn append(&mut self, t: i64, v: f64, chunk_range: i64) -> bool {
+        let mut cut = false;
+        if let Some(c) = &self.open {
+            let first = c.first_time().unwrap_or(t);
+            let boundary = (first.div_euclid(chunk_range) + 1).saturating_mul(chunk_range);
+            if c.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= boundary {
+                self.seal();
+                cut = true;
+            }
+        }
+        let c = self.open.get_or_insert_with(|| {
+            cut = true;
+            XorChunk::new()
+        });
+        c.append(t, v);
+        cut
+    }
+
+    fn seal(&mut self) {
+        if let Some(c) = self.open.take() {
+            if let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last()) {
+                self.sealed.push(SealedChunk { min_t, max_t, bytes: Arc::from(c.bytes()) });
+            }
+        }
+    }
+
+    fn insert_ooo(&mut self, t: i64, v: f64) -> bool {
+        match self.ooo.binary_search_by_key(&t, |s| s.0) {
+            Ok(_) => false,
+            Err(i) => {
+                self.ooo.insert(i, (t, v));
+                true
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.open.as_ref().is_none_or(|c| c.num_samples() == 0) && self.ooo.is_empty()
+    }
+
+    fn num_chunks(&self) -> usize {
+        self.sealed.len() + usize::from(self.open.is_some())
+    }
+
+    /// Drops everything before `mint`; returns the number of chunks removed.
+    fn truncate(&mut self, mint: i64) -> usize {
+        let before = self.num_chunks();
+        self.sealed.retain(|c| c.max_t >= mint);
+        if self.open.as_ref().is_some_and(|c| c.last().is_none_or(|(t, _)| t < mint)) {
+            self.open = None;
+        }
+        self.ooo.retain(|s| s.0 >= mint);
+        before - self.num_chunks()
+    }
+
+    /// Bytes held by the samples (approximate heap size).
+    fn heap_size(&self) -> usize {
+        self.sealed.iter().map(|c| c.bytes.len() + 16).sum::<usize>()
+            + self.sealed.capacity() * std::mem::size_of::<SealedChunk>()
+            + self.open.as_ref().map_or(0, |c| c.heap_size())
+            + self.ooo.capacity() * 16
+    }
+}
+
+/// One series in the head.
+pub(crate) struct MemSeries {
+    pub(crate) series_ref: u64,
+    hash: u64,
+    /// Symbol ids: name, value, name, value, ... in label order.
+    label_ids: Box<[u32]>,
+    /// Whether a series record for it is in the WAL.
+    pub(crate) wal_logged: AtomicBool,
+    pub(crate) data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub(crate) fn labels(&self, syms: &SymbolsInner) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.label_ids
+                .chunks_exact(2)
+                .map(|p| Label::new(syms.get(p[0]), syms.get(p[1])))
+                .collect(),
+        )
+    }
+
+    fn labels_eq(&self, syms: &SymbolsInner, labels: &Labels) -> bool {
+        self.label_ids.len() == labels.len() * 2
+            && self
+                .label_ids
+                .chunks_exact(2)
+                .zip(labels.iter())
+                .all(|(p, l)| syms.get(p[0]) == l.name && syms.get(p[1]) == l.value)
+    }
+
+    /// Compares two series by their label sets.
+    fn cmp_labels(&self, other: &MemSeries, syms: &SymbolsInner) -> std::cmp::Ordering {
+        let a = self.label_ids.chunks_exact(2).map(|p| (syms.get(p[0]), syms.get(p[1])));
+        let b = other.label_ids.chunks_exact(2).map(|p| (syms.get(p[0]), syms.get(p[1])));
+        a.cmp(b)
+    }
+}
+
+/// Postings keyed by symbol ids.
+#[derive(Default)]
+struct MemPostings {
+    by_label: FastMap<u32, FastMap<u32, RoaringTreemap>>,
+    all: RoaringTreemap,
+}
+
+/// One stripe of the series maps.
+#[derive(Default)]
+struct Stripe {
+    by_ref: RwLock<FastMap<u64, Arc<MemSeries>>>,
+    by_hash: RwLock<FastMap<u64, Vec<Arc<MemSeries>>>>,
+}
+
+/// The in-memory head of the database.
+pub struct Head {
+    opts: HeadOptions,
+    stripes: Box<[Stripe]>,
+    postings: RwLock<MemPostings>,
+    pub(crate) symbols: Symbols,
+    next_ref: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    /// Samples older than this are out of bounds (the end of persisted time).
+    min_valid_time: AtomicI64,
+    pub(crate) tombstones: RwLock<Tombstones>,
+    /// Commits apply under the write side; query snapshots take the read side.
+    pub(crate) isolation: RwLock<()>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Head {
+    /// An empty head.
+    pub fn new(opts: HeadOptions, metrics: Arc<Metrics>) -> Head {
+        let n = opts.stripes.max(1).next_power_of_two();
+        Head {
+            stripes: (0..n).map(|_| Stripe::default()).collect(),
+            opts,
+            postings: RwLock::default(),
+            symbols: Symbols::default(),
+            next_ref: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            tombstones: RwLock::default(),
+            isolation: RwLock::new(()),
+            metrics,
+        }
+    }
+
+    /// The options the head runs with.
+    pub fn options(&self) -> &HeadOptions {
+        &self.opts
+    }
+
+    fn stripe(&self, key: u64) -> &Stripe {
+        &self.stripes[(key as usize) & (self.stripes.len() - 1)]
+    }
+
+    /// Smallest sample time in the head (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Relaxed)
+    }
+
+    /// Largest sample time in the head (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Relaxed)
+    }
+
+    /// Number of series in the head.
+    pub fn num_series(&self) -> usize {
+        self.metrics.head_series.load(Relaxed).max(0) as usize
+    }
+
+    /// The oldest timestamp an in-order append may have: not before persisted time, and not
+    /// more than half a block range behind the newest sample (as Prometheus).
+    pub(crate) fn min_valid_time(&self) -> i64 {
+        let max = self.max_time();
+        let lag = if max == i64::MIN { i64::MIN } else { max.saturating_sub(self.opts.chunk_range / 2) };
+        self.min_valid_time.load(Relaxed).max(lag)
+    }
+
+    pub(crate) fn set_min_valid_time(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Relaxed);
+    }
+
+    pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.stripe(r).by_ref.read().get(&r).cloned()
+    }
+
+    /// Finds the series of `labels`, creating it (with a new reference) if absent.
+    pub(crate) fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let hash = labels.stable_hash();
+        if let Some(s) = self.find(hash, labels) {
+            return (s, false);
+        }
+        self.create(hash, labels, None)
+    }
+
+    fn find(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let stripe = self.stripe(hash).by_hash.read();
+        let bucket = stripe.get(&hash)?;
+        let syms = self.symbols.read();
+        bucket.iter().find(|s| s.labels_eq(&syms, labels)).cloned()
+    }
+
+    /// Creates the series (with reference `want_ref` when replaying), unless another thread
+    /// created it first.
+    fn create(&self, hash: u64, labels: &Labels, want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+        let ids: Box<[u32]> =
+            labels.iter().flat_map(|l| [self.symbols.intern(&l.name), self.symbols.intern(&l.value)]).collect();
+        let mut by_hash = self.stripe(hash).by_hash.write();
+        if let Some(bucket) = by_hash.get(&hash) {
+            let syms = self.symbols.read();
+            if let Some(s) = bucket.iter().find(|s| s.labels_eq(&syms, labels)) {
+                return (s.clone(), false);
+            }
+        }
+        let series_ref = match want_ref {
+            Some(r) => {
+                self.next_ref.fetch_max(r + 1, Relaxed);
+                r
+            }
+            None => self.next_ref.fetch_add(1, Relaxed),
+        };
+        let s = Arc::new(MemSeries {
+            series_ref,
+            hash,
+            label_ids: ids,
+            wal_logged: AtomicBool::new(want_ref.is_some()),
+            data: Mutex::new(SeriesData::default()),
+        });
+        by_hash.entry(hash).or_default().push(s.clone());
+        self.stripe(series_ref).by_ref.write().insert(series_ref, s.clone());
+        drop(by_hash);
+        {
+            let mut p = self.postings.write();
+            for pair in s.label_ids.chunks_exact(2) {
+                p.by_label.entry(pair[0]).or_default().entry(pair[1]).or_default().insert(series_ref);
+            }
+            p.all.insert(series_ref);
+        }
+        self.metrics.head_series.fetch_add(1, Relaxed);
+        self.metrics.head_series_created.fetch_add(1, Relaxed);
+        (s, true)
+    }
+
+    /// Records that samples in `[mint, maxt]` were added.
+    pub(crate) fn update_time_bounds(&self, mint: i64, maxt: i64) {
+        let old_min = self.min_time.fetch_min(mint, Relaxed);
+        let old_max = self.max_time.fetch_max(maxt, Relaxed);
+        if mint < old_min {
+            self.metrics.head_min_time.store(mint, Relaxed);
+        }
+        if maxt > old_max {
+            self.metrics.head_max_time.store(maxt, Relaxed);
+        }
+    }
+
+    /// Applies one validated sample to a series (caller holds the isolation write lock or is
+    /// replaying). Returns false if the sample was dropped as a duplicate or out of order.
+    pub(crate) fn apply(&self, s: &MemSeries, t: i64, v: f64, ooo: bool) -> bool {
+        let mut d = s.data.lock();
+        let last = d.last();
+        let in_order = last.is_none_or(|(lt, _)| t > lt);
+        if in_order && !ooo {
+            if d.append(t, v, self.opts.chunk_range) {
+                self.metrics.head_chunks.fetch_add(1, Relaxed);
+            }
+            return true;
+        }
+        if last.is_some_and(|(lt, lv)| lt == t && lv.to_bits() == v.to_bits()) {
+            return false;
+        }
+        if self.opts.ooo_window > 0 && d.insert_ooo(t, v) {
+            self.metrics.ooo_samples_appended.fetch_add(1, Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Every series, sorted by labels (for persisting a range as a block).
+    pub(crate) fn all_series_sorted(&self) -> Vec<Arc<MemSeries>> {
+        let mut all: Vec<Arc<MemSeries>> = Vec::with_capacity(self.num_series());
+        for st in self.stripes.iter() {
+            all.extend(st.by_ref.read().values().cloned());
+        }
+        let syms = self.symbols.read();
+        all.sort_unstable_by(|a, b| a.cmp_labels(b, &syms));
+        all
+    }
+
+    /// Drops all data before `mint` and every series left empty (unless an appender or a
+    /// query holds it). Returns the number of series removed.
+    pub(crate) fn truncate(&self, mint: i64) -> usize {
+        self.set_min_valid_time(mint);
+        self.metrics.head_truncations.fetch_add(1, Relaxed);
+        let mut removed = Vec::new();
+        let mut new_min = i64::MAX;
+        for st in self.stripes.iter() {
+            let candidates: Vec<Arc<MemSeries>> = st.by_ref.read().values().cloned().collect();
+            for s in candidates {
+                let mut d = s.data.lock();
+                let n = d.truncate(mint);
+                self.metrics.head_chunks.fetch_sub(n as i64, Relaxed);
+                if d.is_empty() {
+                    drop(d);
+                    removed.push(s);
+                } else {
+                    let first = d.sealed.first().map(|c| c.min_t).or_else(|| d.open.as_ref().and_then(|c| c.first_time()));
+                    let ooo_first = d.ooo.first().map(|s| s.0);
+                    new_min = new_min.min(first.unwrap_or(i64::MAX)).min(ooo_first.unwrap_or(i64::MAX));
+                }
+            }
+        }
+        let mut n = 0;
+        for s in removed {
+            if self.remove_if_unused(s) {
+                n += 1;
+            }
+        }
+        self.min_time.store(new_min, Relaxed);
+        if new_min == i64::MAX {
+            self.max_time.store(i64::MIN, Relaxed);
+        }
+        self.metrics.head_min_time.store(if new_min == i64::MAX { 0 } else { new_min }, Relaxed);
+        let live = |r: u64| self.series_by_ref(r).is_some();
+        let mut ts = self.tombstones.write();
+        let mut kept = Tombstones::default();
+        for (r, iv) in ts.iter() {
+            if live(r) {
+                for &(a, b) in iv.as_slice() {
+                    if b >= mint {
+                        kept.add(r, a, b);
+                    }
+                }
+            }
+        }
+        *ts = kept;
+        n
+    }
+
+    /// Removes an empty series from the maps and postings if nobody else holds it.
+    fn remove_if_unused(&self, s: Arc<MemSeries>) -> bool {
+        let mut by_hash = self.stripe(s.hash).by_hash.write();
+        let mut by_ref = self.stripe(s.series_ref).by_ref.write();
+        // Held by: the two maps and `s`. More means an appender or query is using it.
+        if Arc::strong_count(&s) > 3 || !s.data.lock().is_empty() {
+            return false;
+        }
+        by_ref.remove(&s.series_ref);
+        if let Some(bucket) = by_hash.get_mut(&s.hash) {
+            bucket.retain(|x| x.series_ref != s.series_ref);
+            if bucket.is_empty() {
+                by_hash.remove(&s.hash);
+            }
+        }
+        drop(by_ref);
+        drop(by_hash);
+        let mut p = self.postings.write();
+        for pair in s.label_ids.chunks_exact(2) {
+            if let Some(values) = p.by_label.get_mut(&pair[0]) {
+                if let Some(set) = values.get_mut(&pair[1]) {
+                    set.remove(s.series_ref);
+                    if set.is_empty() {
+                        values.remove(&pair[1]);
+                    }
+                }
+                if values.is_empty() {
+                    p.by_label.remove(&pair[0]);
+                }
+            }
+        }
+        p.all.remove(s.series_ref);
+        self.metrics.head_series.fetch_sub(1, Relaxed);
+        self.metrics.head_series_removed.fetch_add(1, Relaxed);
+        true
+    }
+
+    /// Approximate heap bytes held by the head: series, labels, chunks, postings, maps.
+    pub fn heap_size(&self) -> usize {
+        let mut bytes = 0;
+        for st in self.stripes.iter() {
+            let m = st.by_ref.read();
+            bytes += m.capacity() * 24;
+            for s in m.values() {
+                bytes += std::mem::size_of::<MemSeries>() + 16 + s.label_ids.len() * 4;
+                bytes += s.data.lock().heap_size();
+            }
+            bytes += st.by_hash.read().capacity() * 40;
+        }
+        let p = self.postings.read();
+        bytes += p.all.serialized_size();
+        for values in p.by_label.values() {
+            bytes += values.capacity() * 12;
+            bytes += values.values().map(|s| s.serialized_size() + 48).sum::<usize>();
+        }
+        let syms = self.symbols.read();
+        bytes += syms.strs.iter().map(|s| s.len() + 16 + 16 + 24).sum::<usize>();
+        bytes
+    }
+}
