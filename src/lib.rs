@@ -6,4 +6,5 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod server;
 pub mod tsdb;

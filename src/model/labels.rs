@@ -77,10 +77,7 @@ impl Labels {
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].value.as_str())
+        self.0.binary_search_by(|l| l.name.as_str().cmp(name)).ok().map(|i| self.0[i].value.as_str())
     }
 
     /// The metric name (`__name__`), if present.
@@ -172,10 +169,7 @@ mod tests {
         assert_eq!(l.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(l.get("b"), Some("2"));
         assert_eq!(l.get("c"), None);
-        assert_eq!(
-            Labels::from_pairs(&[("a", "1"), ("a", "2")]),
-            Err(LabelsError::DuplicateName("a".into()))
-        );
+        assert_eq!(Labels::from_pairs(&[("a", "1"), ("a", "2")]), Err(LabelsError::DuplicateName("a".into())));
         assert_eq!(Labels::from_pairs(&[("", "1")]), Err(LabelsError::EmptyName));
     }
 

@@ -222,7 +222,8 @@ mod tests {
         ];
         for (blocks, want) in cases {
             let metas: Vec<BlockMeta> = blocks.iter().map(|&(a, b)| meta(a, b)).collect();
-            let got = plan(&metas, &r).map(|g| g.iter().map(|&i| (metas[i].min_time, metas[i].max_time)).collect::<Vec<_>>());
+            let got =
+                plan(&metas, &r).map(|g| g.iter().map(|&i| (metas[i].min_time, metas[i].max_time)).collect::<Vec<_>>());
             assert_eq!(got, want, "{blocks:?}");
         }
     }

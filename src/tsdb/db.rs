@@ -130,7 +130,12 @@ impl Db {
         if replayer.unknown_refs > 0 {
             tracing::warn!(samples = replayer.unknown_refs, "WAL samples for unknown series dropped on replay");
         }
-        tracing::info!(records = stats.records, samples = replayer.samples, series = head.num_series(), "WAL replay done");
+        tracing::info!(
+            records = stats.records,
+            samples = replayer.samples,
+            series = head.num_series(),
+            "WAL replay done"
+        );
         let wal = Wal::open(&wal_dir, WalOptions { segment_size: opts.wal_segment_size, sync: opts.wal_sync })?;
         let inner = Arc::new(Inner {
             dir,
@@ -245,8 +250,7 @@ impl Db {
         }
         let refs = inner.head.select_refs(matchers);
         if !refs.is_empty() {
-            let stones: Vec<RefTombstone> =
-                refs.iter().map(|r| RefTombstone { series_ref: r, mint, maxt }).collect();
+            let stones: Vec<RefTombstone> = refs.iter().map(|r| RefTombstone { series_ref: r, mint, maxt }).collect();
             let mut buf = Vec::new();
             record::encode_tombstones(&stones, &mut buf);
             let mut wal = inner.wal.lock();
@@ -427,7 +431,8 @@ impl Inner {
             let mut blocks = self.blocks.write();
             blocks.sort_by_key(|b| b.meta().min_time);
             if self.opts.retention_time > 0 {
-                let newest = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN).max(self.head.max_time());
+                let newest =
+                    blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN).max(self.head.max_time());
                 let cutoff = newest.saturating_sub(self.opts.retention_time);
                 let before = blocks.len();
                 blocks.retain(|b| {
@@ -467,7 +472,12 @@ impl Inner {
 
 /// The samples of a head series in `[mint, maxt)`, merged with its out-of-order samples and
 /// without deleted ones.
-fn series_samples(s: &MemSeries, mint: i64, maxt: i64, tomb: Option<&crate::tsdb::tombstones::Intervals>) -> Vec<(i64, f64)> {
+fn series_samples(
+    s: &MemSeries,
+    mint: i64,
+    maxt: i64,
+    tomb: Option<&crate::tsdb::tombstones::Intervals>,
+) -> Vec<(i64, f64)> {
     let d = s.data.lock();
     let mut out = Vec::new();
     for c in &d.sealed {

@@ -5,8 +5,6 @@
 
 pub mod block;
 pub mod chunk;
-pub mod tombstones;
-pub mod wal;
 mod compact;
 mod db;
 mod error;
@@ -14,9 +12,11 @@ pub mod head;
 pub mod metrics;
 mod postings;
 mod querier;
+pub mod tombstones;
+pub mod wal;
 
 pub use db::{Db, Options};
-pub use error::{AppendError, Error, Result};
+pub use error::{AppendError, Error, Result, io_err as error_io};
 pub use head::{Appender, Head, HeadOptions};
 pub use metrics::Metrics;
 pub use querier::{Querier, Series, SeriesIterator};

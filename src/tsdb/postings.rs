@@ -97,11 +97,8 @@ mod tests {
     impl IndexLookup for Model {
         type Err = ();
         fn values(&self, name: &str) -> Result<Vec<String>, ()> {
-            let mut v: Vec<String> = self
-                .0
-                .iter()
-                .flat_map(|s| s.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
-                .collect();
+            let mut v: Vec<String> =
+                self.0.iter().flat_map(|s| s.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.to_string())).collect();
             v.sort();
             v.dedup();
             Ok(v)

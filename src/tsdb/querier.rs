@@ -41,10 +41,7 @@ impl IndexLookup for BlockIndex<'_> {
 
 impl Querier {
     pub(crate) fn new(mint: i64, maxt: i64, blocks: Vec<Arc<dyn BlockReader>>, head: Option<Arc<Head>>) -> Self {
-        let blocks = blocks
-            .into_iter()
-            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
-            .collect();
+        let blocks = blocks.into_iter().filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint).collect();
         let head = head.filter(|h| h.max_time() != i64::MIN && h.min_time() <= maxt && h.max_time() >= mint);
         Querier { mint, maxt, blocks, head }
     }

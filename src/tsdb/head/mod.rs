@@ -193,10 +193,7 @@ pub(crate) struct MemSeries {
 impl MemSeries {
     pub(crate) fn labels(&self, syms: &SymbolsInner) -> Labels {
         Labels::from_sorted_unchecked(
-            self.label_ids
-                .chunks_exact(2)
-                .map(|p| Label::new(syms.get(p[0]), syms.get(p[1])))
-                .collect(),
+            self.label_ids.chunks_exact(2).map(|p| Label::new(syms.get(p[0]), syms.get(p[1]))).collect(),
         )
     }
 
@@ -426,7 +423,8 @@ impl Head {
                     drop(d);
                     removed.push(s);
                 } else {
-                    let first = d.sealed.first().map(|c| c.min_t).or_else(|| d.open.as_ref().and_then(|c| c.first_time()));
+                    let first =
+                        d.sealed.first().map(|c| c.min_t).or_else(|| d.open.as_ref().and_then(|c| c.first_time()));
                     let ooo_first = d.ooo.first().map(|s| s.0);
                     new_min = new_min.min(first.unwrap_or(i64::MAX)).min(ooo_first.unwrap_or(i64::MAX));
                 }

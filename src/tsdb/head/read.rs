@@ -62,11 +62,8 @@ impl Head {
         };
         let p = self.postings.read();
         let syms = self.symbols.read();
-        let mut values: Vec<String> = p
-            .by_label
-            .get(&n)
-            .map(|m| m.keys().map(|&id| syms.get(id).to_string()).collect())
-            .unwrap_or_default();
+        let mut values: Vec<String> =
+            p.by_label.get(&n).map(|m| m.keys().map(|&id| syms.get(id).to_string()).collect()).unwrap_or_default();
         values.sort_unstable();
         values
     }
@@ -112,11 +109,7 @@ impl Head {
             if chunks.is_empty() {
                 continue;
             }
-            out.push(HeadSeriesSnapshot {
-                labels: s.labels(&syms),
-                chunks,
-                tombstones: tombstones.get(r).cloned(),
-            });
+            out.push(HeadSeriesSnapshot { labels: s.labels(&syms), chunks, tombstones: tombstones.get(r).cloned() });
         }
         drop(syms);
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));

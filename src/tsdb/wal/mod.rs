@@ -154,11 +154,6 @@ pub struct CheckpointStats {
 /// for which `keep(ref)` holds, and their samples at or after `mint` and tombstones.
 /// Crash-safe: written under a `.tmp` name, fsynced, renamed; older checkpoints are removed.
 /// The caller then calls [`Wal::truncate_before`]`(to + 1)`.
-pub fn checkpoint(
-    _dir: &Path,
-    _to: u32,
-    _keep: &dyn Fn(u64) -> bool,
-    _mint: i64,
-) -> Result<CheckpointStats, WalError> {
+pub fn checkpoint(_dir: &Path, _to: u32, _keep: &dyn Fn(u64) -> bool, _mint: i64) -> Result<CheckpointStats, WalError> {
     Ok(CheckpointStats::default())
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Installs the reference peers the tests need first
+# (Debian packages; needs root or sudo), then builds once and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-peers.sh
+cargo test --all-features --no-fail-fast
+# Benchmarks and fuzz targets must keep compiling.
+cargo bench --no-run --quiet
