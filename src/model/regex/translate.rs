@@ -44,7 +44,10 @@ pub(super) struct GoError {
 
 impl GoError {
     pub(super) fn new(code: &'static str, expr: &str) -> Self {
-        GoError { code, expr: expr.to_string() }
+        GoError {
+            code,
+            expr: expr.to_string(),
+        }
     }
 }
 
@@ -69,7 +72,10 @@ pub(super) fn translate(pattern: &str) -> Result<Translation, GoError> {
         src: pattern,
         pos: 0,
         out: String::with_capacity(pattern.len() + 16),
-        frames: vec![Frame { out_start: 0, product: 1 }],
+        frames: vec![Frame {
+            out_start: 0,
+            product: 1,
+        }],
         last: None,
         last_repeat: None,
         pending_flags: String::new(),
@@ -77,7 +83,10 @@ pub(super) fn translate(pattern: &str) -> Result<Translation, GoError> {
         case_insensitive: false,
     };
     t.run()?;
-    Ok(Translation { rust: t.out, case_insensitive: t.case_insensitive })
+    Ok(Translation {
+        rust: t.out,
+        case_insensitive: t.case_insensitive,
+    })
 }
 
 /// The most recent operand of the current concatenation: what a repetition operator applies to.
@@ -208,7 +217,11 @@ impl Translator<'_> {
         self.flush_flags();
         let start = self.out.len();
         self.out.push_str(text);
-        self.last = Some(Atom { start, repeated: false, product });
+        self.last = Some(Atom {
+            start,
+            repeated: false,
+            product,
+        });
         self.note_product(product);
     }
 
@@ -223,7 +236,10 @@ impl Translator<'_> {
         self.flush_flags();
         let out_start = self.out.len();
         self.out.push_str(text);
-        self.frames.push(Frame { out_start, product: 1 });
+        self.frames.push(Frame {
+            out_start,
+            product: 1,
+        });
         self.last = None;
     }
 
@@ -236,7 +252,11 @@ impl Translator<'_> {
         self.pending_flags.clear();
         self.out.push(')');
         if let Some(frame) = self.frames.pop() {
-            self.last = Some(Atom { start: frame.out_start, repeated: false, product: frame.product });
+            self.last = Some(Atom {
+                start: frame.out_start,
+                repeated: false,
+                product: frame.product,
+            });
             self.note_product(frame.product);
         }
         Ok(())
@@ -264,8 +284,13 @@ impl Translator<'_> {
             }
             // Rust wants names to start with a letter or `_` and to be unique; Go does not.
             // Otherwise-unusable names become plain captures, which keeps the group numbers.
-            let usable = !name.starts_with(|c: char| c.is_ascii_digit()) && self.names.insert(name.to_string());
-            let open = if usable { format!("(?P<{name}>") } else { "(".to_string() };
+            let usable = !name.starts_with(|c: char| c.is_ascii_digit())
+                && self.names.insert(name.to_string());
+            let open = if usable {
+                format!("(?P<{name}>")
+            } else {
+                "(".to_string()
+            };
             self.pos += end + 1;
             self.begin_group(&open);
             return Ok(());
@@ -328,10 +353,16 @@ impl Translator<'_> {
             after += 1;
         }
         if let Some(prev) = self.last_repeat {
-            return Err(GoError::new(code::INVALID_REPEAT_OP, &self.src[prev..after]));
+            return Err(GoError::new(
+                code::INVALID_REPEAT_OP,
+                &self.src[prev..after],
+            ));
         }
         let Some(mut atom) = self.last else {
-            return Err(GoError::new(code::MISSING_REPEAT_ARGUMENT, &self.src[start..after]));
+            return Err(GoError::new(
+                code::MISSING_REPEAT_ARGUMENT,
+                &self.src[start..after],
+            ));
         };
         let text = match op {
             Repeat::Simple(c) => c.to_string(),
@@ -343,7 +374,10 @@ impl Translator<'_> {
                 };
                 let counts = min >= 2 || max.is_some_and(|m| m >= 2);
                 if counts && atom.product > MAX_REPEAT {
-                    return Err(GoError::new(code::INVALID_REPEAT_SIZE, &self.src[start..after]));
+                    return Err(GoError::new(
+                        code::INVALID_REPEAT_SIZE,
+                        &self.src[start..after],
+                    ));
                 }
                 match max {
                     Some(m) if m == min => format!("{{{min}}}"),
@@ -475,11 +509,14 @@ impl Translator<'_> {
             let (lo, used) = class_char(t, whole)?;
             i += used;
             let mut hi = lo;
-            let r = whole[i..].as_bytes();
+            let r = &whole.as_bytes()[i..];
             if r.len() >= 2 && r[0] == b'-' && r[1] != b']' {
                 let (h, used_hi) = class_char(&whole[i + 1..], whole)?;
                 if h < lo {
-                    return Err(GoError::new(code::INVALID_CHAR_RANGE, &t[..used + 1 + used_hi]));
+                    return Err(GoError::new(
+                        code::INVALID_CHAR_RANGE,
+                        &t[..used + 1 + used_hi],
+                    ));
                 }
                 hi = h;
                 i += 1 + used_hi;
@@ -708,7 +745,11 @@ fn posix_class(name: &str) -> Option<String> {
         "xdigit" => "0-9A-Fa-f",
         _ => return None,
     };
-    Some(if negated { format!("[^{body}]") } else { body.to_string() })
+    Some(if negated {
+        format!("[^{body}]")
+    } else {
+        body.to_string()
+    })
 }
 
 /// Go's `parseUnicodeClass` for `\pN`, `\p{Name}`, `\p{^Name}` and the `\P` forms at the start
@@ -733,8 +774,10 @@ fn unicode_class(t: &str) -> Result<(String, usize), GoError> {
     // Go looks names up loosely (ignoring case, `_`, `-` and spaces) among general
     // categories, scripts, `Any`, `Assigned` and `ASCII`; Rust's loose lookup agrees on all
     // of those. Anything with other characters (Rust's `gc=L` forms) is not Go syntax.
-    let plausible =
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '));
+    let plausible = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '));
     let item = format!(r"\{}{{{name}}}", if positive { 'p' } else { 'P' });
     if !plausible || regex_syntax::Parser::new().parse(&item).is_err() {
         return Err(GoError::new(code::INVALID_CHAR_RANGE, &t[..used]));
@@ -767,8 +810,16 @@ fn push_char(out: &mut String, c: char) {
 
 /// Appends the range `lo-hi` (code points) to a class body, leaving out surrogates.
 fn push_range(items: &mut String, lo: u32, hi: u32) {
-    let lo = if (0xD800..=0xDFFF).contains(&lo) { 0xE000 } else { lo };
-    let hi = if (0xD800..=0xDFFF).contains(&hi) { 0xD7FF } else { hi };
+    let lo = if (0xD800..=0xDFFF).contains(&lo) {
+        0xE000
+    } else {
+        lo
+    };
+    let hi = if (0xD800..=0xDFFF).contains(&hi) {
+        0xD7FF
+    } else {
+        hi
+    };
     let (Some(l), Some(h)) = (char::from_u32(lo), char::from_u32(hi)) else {
         return;
     };
