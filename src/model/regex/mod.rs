@@ -13,6 +13,7 @@
 //! groups (relabelling, `label_replace`).
 
 mod analyze;
+mod syntax;
 mod translate;
 
 use analyze::{Analysis, Strategy};
