@@ -126,10 +126,7 @@ mod tests {
             ("1d", D),
             ("1w", 7 * D),
             ("1y", 365 * D),
-            (
-                "1y2w3d4h5m6s7ms",
-                365 * D + 14 * D + 3 * D + 4 * H + 5 * M + 6 * S + 7,
-            ),
+            ("1y2w3d4h5m6s7ms", 365 * D + 14 * D + 3 * D + 4 * H + 5 * M + 6 * S + 7),
             ("90s", 90 * S),
             ("1500ms", 1_500),
             ("292y", 292 * 365 * D),
@@ -166,11 +163,7 @@ mod tests {
             "1d1w",
         ];
         for s in bad {
-            assert_eq!(
-                parse_duration(s),
-                Err(DurationError(s.to_string())),
-                "{s:?}"
-            );
+            assert_eq!(parse_duration(s), Err(DurationError(s.to_string())), "{s:?}");
         }
     }
 

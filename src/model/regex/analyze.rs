@@ -52,12 +52,7 @@ pub(super) struct Analysis {
 impl Analysis {
     /// The analysis that knows nothing: always run the regex.
     pub(super) fn none() -> Self {
-        Analysis {
-            strategy: Strategy::Regex,
-            set: None,
-            prefix: String::new(),
-            suffix: String::new(),
-        }
+        Analysis { strategy: Strategy::Regex, set: None, prefix: String::new(), suffix: String::new() }
     }
 }
 
@@ -82,12 +77,7 @@ pub(super) fn analyze(hir: &Hir, allow_set: bool) -> Analysis {
         Some(s) => Strategy::Hashed(s.iter().cloned().collect()),
         None => shape(hir),
     };
-    Analysis {
-        strategy,
-        set,
-        prefix,
-        suffix,
-    }
+    Analysis { strategy, set, prefix, suffix }
 }
 
 /// Recognises `.*`, `.+`, `lit.*`, `.*lit` and `.*lit.*`.
@@ -107,9 +97,7 @@ fn shape(hir: &Hir) -> Strategy {
         [a, lit, b] if is_dot_repeat(a, 0) && is_dot_repeat(b, 0) => {
             literal(lit).map_or(Strategy::Regex, Strategy::Contains)
         }
-        [lit, b] if is_dot_repeat(b, 0) => {
-            literal(lit).map_or(Strategy::Regex, Strategy::StartsWith)
-        }
+        [lit, b] if is_dot_repeat(b, 0) => literal(lit).map_or(Strategy::Regex, Strategy::StartsWith),
         [a, lit] if is_dot_repeat(a, 0) => literal(lit).map_or(Strategy::Regex, Strategy::EndsWith),
         _ => Strategy::Regex,
     }
@@ -237,15 +225,11 @@ fn prefix_str(b: &[u8]) -> String {
         Ok(_) => b.len(),
         Err(e) => e.valid_up_to(),
     };
-    std::str::from_utf8(&b[..valid])
-        .map(str::to_string)
-        .unwrap_or_default()
+    std::str::from_utf8(&b[..valid]).map(str::to_string).unwrap_or_default()
 }
 
 /// The longest valid UTF-8 end of `b`.
 fn suffix_str(b: &[u8]) -> String {
     let start = b.iter().position(|&x| x & 0xC0 != 0x80).unwrap_or(b.len());
-    std::str::from_utf8(&b[start..])
-        .map(str::to_string)
-        .unwrap_or_default()
+    std::str::from_utf8(&b[start..]).map(str::to_string).unwrap_or_default()
 }

@@ -66,11 +66,7 @@ impl FastRegex {
             .parse(&t.rust)
             .map(|hir| analyze::analyze(&hir, !t.case_insensitive))
             .unwrap_or_else(|_| Analysis::none());
-        Ok(FastRegex {
-            source: pattern.to_string(),
-            re,
-            analysis,
-        })
+        Ok(FastRegex { source: pattern.to_string(), re, analysis })
     }
 
     /// Whether the whole of `s` matches.
@@ -85,9 +81,7 @@ impl FastRegex {
             Strategy::EndsWith(p) => s.ends_with(p.as_str()),
             Strategy::Contains(p) => s.contains(p.as_str()),
             Strategy::Regex => {
-                s.starts_with(a.prefix.as_str())
-                    && s.ends_with(a.suffix.as_str())
-                    && self.re.is_match(s)
+                s.starts_with(a.prefix.as_str()) && s.ends_with(a.suffix.as_str()) && self.re.is_match(s)
             }
         }
     }

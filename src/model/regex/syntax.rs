@@ -215,11 +215,7 @@ pub(super) fn posix_class(name: &str) -> Option<String> {
         "xdigit" => "0-9A-Fa-f",
         _ => return None,
     };
-    Some(if negated {
-        format!("[^{body}]")
-    } else {
-        body.to_string()
-    })
+    Some(if negated { format!("[^{body}]") } else { body.to_string() })
 }
 
 /// Go's `parseUnicodeClass` for `\pN`, `\p{Name}`, `\p{^Name}` and the `\P` forms at the start
@@ -244,10 +240,7 @@ pub(super) fn unicode_class(t: &str) -> Result<(String, usize), GoError> {
     // Go looks names up loosely (ignoring case, `_`, `-` and spaces) among general
     // categories, scripts, `Any`, `Assigned` and `ASCII`; Rust's loose lookup agrees on all
     // of those. Anything with other characters (Rust's `gc=L` forms) is not Go syntax.
-    let plausible = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '));
+    let plausible = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '));
     let item = format!(r"\{}{{{name}}}", if positive { 'p' } else { 'P' });
     if !plausible || regex_syntax::Parser::new().parse(&item).is_err() {
         return Err(GoError::new(code::INVALID_CHAR_RANGE, &t[..used]));
@@ -280,16 +273,8 @@ pub(super) fn push_char(out: &mut String, c: char) {
 
 /// Appends the range `lo-hi` (code points) to a class body, leaving out surrogates.
 pub(super) fn push_range(items: &mut String, lo: u32, hi: u32) {
-    let lo = if (0xD800..=0xDFFF).contains(&lo) {
-        0xE000
-    } else {
-        lo
-    };
-    let hi = if (0xD800..=0xDFFF).contains(&hi) {
-        0xD7FF
-    } else {
-        hi
-    };
+    let lo = if (0xD800..=0xDFFF).contains(&lo) { 0xE000 } else { lo };
+    let hi = if (0xD800..=0xDFFF).contains(&hi) { 0xD7FF } else { hi };
     let (Some(l), Some(h)) = (char::from_u32(lo), char::from_u32(hi)) else {
         return;
     };

@@ -153,12 +153,7 @@ fn go_semantics_table() {
     ];
     for &(pat, input, want) in cases {
         let re = compile(pat);
-        assert_eq!(
-            re.is_match(input),
-            want,
-            "{pat:?} on {input:?} (translated {:?})",
-            translate_go(pat)
-        );
+        assert_eq!(re.is_match(input), want, "{pat:?} on {input:?} (translated {:?})", translate_go(pat));
     }
 }
 
@@ -229,26 +224,15 @@ fn go_error_table() {
     for &(pat, want) in cases {
         match FastRegex::new(pat) {
             Ok(_) => panic!("{pat:?} compiled, want error {want:?}"),
-            Err(e) => assert_eq!(
-                e.0,
-                format!("error parsing regexp: {want}"),
-                "pattern {pat:?}"
-            ),
+            Err(e) => assert_eq!(e.0, format!("error parsing regexp: {want}"), "pattern {pat:?}"),
         }
     }
     // Our own limits (Go accepts these), reported in Go's words.
     let e = FastRegex::new(r"\pL{1000}").unwrap_err();
-    assert_eq!(
-        e.0,
-        r"error parsing regexp: expression too large: `\pL{1000}`"
-    );
+    assert_eq!(e.0, r"error parsing regexp: expression too large: `\pL{1000}`");
     let deep = format!("{}a{}", "(".repeat(300), ")".repeat(300));
     let e = FastRegex::new(&deep).unwrap_err();
-    assert!(
-        e.0.starts_with("error parsing regexp: expression nests too deeply: `((("),
-        "{}",
-        e.0
-    );
+    assert!(e.0.starts_with("error parsing regexp: expression nests too deeply: `((("), "{}", e.0);
 }
 
 #[test]
@@ -280,9 +264,7 @@ fn set_matches_table() {
     ];
     for &(pat, want) in cases {
         let re = compile(pat);
-        let mut got: Option<Vec<&str>> = re
-            .set_matches()
-            .map(|s| s.iter().map(String::as_str).collect());
+        let mut got: Option<Vec<&str>> = re.set_matches().map(|s| s.iter().map(String::as_str).collect());
         if let Some(g) = &mut got {
             g.sort_unstable();
         }
@@ -351,11 +333,7 @@ fn strategy_table() {
 #[test]
 fn translation_keeps_capture_numbers() {
     let re = compile_go(r"(?P<1>a)(b)(?P<x>c)(?P<x>d)\w{2}{3}").unwrap_err();
-    assert!(
-        re.0.contains("invalid nested repetition operator"),
-        "{}",
-        re.0
-    );
+    assert!(re.0.contains("invalid nested repetition operator"), "{}", re.0);
     let re = compile_go(r"(?P<1>a)(b)(?P<x>c)(?P<x>d)").unwrap();
     let caps = re.captures("abcd").unwrap();
     assert_eq!(caps.len(), 5);
@@ -405,8 +383,7 @@ fn pattern() -> impl Strategy<Value = String> {
 
 fn input() -> impl Strategy<Value = String> {
     let tokens = prop::sample::select(vec![
-        "a", "b", "ab", "foo", "bar", "é", "\n", " ", "1", "٣", "K", "x", "xx", ".", "ü",
-        "\u{212A}",
+        "a", "b", "ab", "foo", "bar", "é", "\n", " ", "1", "٣", "K", "x", "xx", ".", "ü", "\u{212A}",
     ]);
     prop::collection::vec(tokens, 0..6).prop_map(|v| v.concat())
 }

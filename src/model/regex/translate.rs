@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use super::syntax::{
-    NOTHING, class_char, flag_bit, parse_escape, parse_repeat, perl_class, posix_class,
-    push_codepoint, push_range, render_flags, unicode_class,
+    NOTHING, class_char, flag_bit, parse_escape, parse_repeat, perl_class, posix_class, push_codepoint, push_range,
+    render_flags, unicode_class,
 };
 
 /// Go's limit on a counted repetition, and on the product of nested counted repetitions.
@@ -49,10 +49,7 @@ pub(super) struct GoError {
 
 impl GoError {
     pub(super) fn new(code: &'static str, expr: &str) -> Self {
-        GoError {
-            code,
-            expr: expr.to_string(),
-        }
+        GoError { code, expr: expr.to_string() }
     }
 }
 
@@ -77,10 +74,7 @@ pub(super) fn translate(pattern: &str) -> Result<Translation, GoError> {
         src: pattern,
         pos: 0,
         out: String::with_capacity(pattern.len() + 16),
-        frames: vec![Frame {
-            out_start: 0,
-            product: 1,
-        }],
+        frames: vec![Frame { out_start: 0, product: 1 }],
         last: None,
         last_repeat: None,
         pending_flags: String::new(),
@@ -88,10 +82,7 @@ pub(super) fn translate(pattern: &str) -> Result<Translation, GoError> {
         case_insensitive: false,
     };
     t.run()?;
-    Ok(Translation {
-        rust: t.out,
-        case_insensitive: t.case_insensitive,
-    })
+    Ok(Translation { rust: t.out, case_insensitive: t.case_insensitive })
 }
 
 /// The most recent operand of the current concatenation: what a repetition operator applies to.
@@ -177,10 +168,8 @@ impl Translator<'_> {
                         self.literal('{' as u32);
                     }
                     Some((min, max, len)) => {
-                        let too_big = min < 0
-                            || min > MAX_REPEAT as i64
-                            || max > MAX_REPEAT as i64
-                            || (max >= 0 && min > max);
+                        let too_big =
+                            min < 0 || min > MAX_REPEAT as i64 || max > MAX_REPEAT as i64 || (max >= 0 && min > max);
                         if too_big {
                             let expr = &src[start..start + len];
                             return Err(GoError::new(code::INVALID_REPEAT_SIZE, expr));
@@ -222,11 +211,7 @@ impl Translator<'_> {
         self.flush_flags();
         let start = self.out.len();
         self.out.push_str(text);
-        self.last = Some(Atom {
-            start,
-            repeated: false,
-            product,
-        });
+        self.last = Some(Atom { start, repeated: false, product });
         self.note_product(product);
     }
 
@@ -241,10 +226,7 @@ impl Translator<'_> {
         self.flush_flags();
         let out_start = self.out.len();
         self.out.push_str(text);
-        self.frames.push(Frame {
-            out_start,
-            product: 1,
-        });
+        self.frames.push(Frame { out_start, product: 1 });
         self.last = None;
     }
 
@@ -257,11 +239,7 @@ impl Translator<'_> {
         self.pending_flags.clear();
         self.out.push(')');
         if let Some(frame) = self.frames.pop() {
-            self.last = Some(Atom {
-                start: frame.out_start,
-                repeated: false,
-                product: frame.product,
-            });
+            self.last = Some(Atom { start: frame.out_start, repeated: false, product: frame.product });
             self.note_product(frame.product);
         }
         Ok(())
@@ -289,13 +267,8 @@ impl Translator<'_> {
             }
             // Rust wants names to start with a letter or `_` and to be unique; Go does not.
             // Otherwise-unusable names become plain captures, which keeps the group numbers.
-            let usable = !name.starts_with(|c: char| c.is_ascii_digit())
-                && self.names.insert(name.to_string());
-            let open = if usable {
-                format!("(?P<{name}>")
-            } else {
-                "(".to_string()
-            };
+            let usable = !name.starts_with(|c: char| c.is_ascii_digit()) && self.names.insert(name.to_string());
+            let open = if usable { format!("(?P<{name}>") } else { "(".to_string() };
             self.pos += end + 1;
             self.begin_group(&open);
             return Ok(());
@@ -358,16 +331,10 @@ impl Translator<'_> {
             after += 1;
         }
         if let Some(prev) = self.last_repeat {
-            return Err(GoError::new(
-                code::INVALID_REPEAT_OP,
-                &self.src[prev..after],
-            ));
+            return Err(GoError::new(code::INVALID_REPEAT_OP, &self.src[prev..after]));
         }
         let Some(mut atom) = self.last else {
-            return Err(GoError::new(
-                code::MISSING_REPEAT_ARGUMENT,
-                &self.src[start..after],
-            ));
+            return Err(GoError::new(code::MISSING_REPEAT_ARGUMENT, &self.src[start..after]));
         };
         let text = match op {
             Repeat::Simple(c) => c.to_string(),
@@ -379,10 +346,7 @@ impl Translator<'_> {
                 };
                 let counts = min >= 2 || max.is_some_and(|m| m >= 2);
                 if counts && atom.product > MAX_REPEAT {
-                    return Err(GoError::new(
-                        code::INVALID_REPEAT_SIZE,
-                        &self.src[start..after],
-                    ));
+                    return Err(GoError::new(code::INVALID_REPEAT_SIZE, &self.src[start..after]));
                 }
                 match max {
                     Some(m) if m == min => format!("{{{min}}}"),
@@ -518,10 +482,7 @@ impl Translator<'_> {
             if r.len() >= 2 && r[0] == b'-' && r[1] != b']' {
                 let (h, used_hi) = class_char(&whole[i + 1..], whole)?;
                 if h < lo {
-                    return Err(GoError::new(
-                        code::INVALID_CHAR_RANGE,
-                        &t[..used + 1 + used_hi],
-                    ));
+                    return Err(GoError::new(code::INVALID_CHAR_RANGE, &t[..used + 1 + used_hi]));
                 }
                 hi = h;
                 i += 1 + used_hi;
