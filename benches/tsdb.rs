@@ -92,9 +92,9 @@ impl Workload {
     fn next_value(&mut self, i: usize) -> f64 {
         let r = self.rand();
         let v = match self.kinds[i] {
-            Kind::Counter => self.state[i] + if r % 5 == 0 { 0.0 } else { (r % 10) as f64 },
+            Kind::Counter => self.state[i] + if r.is_multiple_of(5) { 0.0 } else { (r % 10) as f64 },
             Kind::Gauge => {
-                if r % 10 == 0 {
+                if r.is_multiple_of(10) {
                     [0.25, 1.5, 3.0, 42.0, 7.75, 100.0][(r >> 8) as usize % 6]
                 } else {
                     self.state[i]
@@ -123,14 +123,14 @@ fn ingest(db: &Db, w: &mut Workload, from_step: i64, steps: i64) -> u64 {
     let mut n = 0;
     for k in from_step..from_step + steps {
         let t = w.time(k);
-        for i in 0..w.labels.len() {
+        for (i, cached) in refs.iter_mut().enumerate() {
             let v = w.next_value(i);
-            let r = match refs[i] {
+            let r = match *cached {
                 Some(r) => app.append_ref(r, t, v),
                 None => app.append(&w.labels[i].clone(), t, v),
             }
             .expect("append");
-            refs[i] = Some(r);
+            *cached = Some(r);
             n += 1;
         }
         app.commit().expect("commit");

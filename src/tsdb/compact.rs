@@ -94,6 +94,9 @@ pub(crate) fn merge(
     res
 }
 
+/// A series' labels and its samples.
+type SeriesSamples = (Labels, Vec<(i64, f64)>);
+
 /// Streams the union of the parents' series in label order with merged samples.
 struct MergeIter<'a> {
     parents: &'a [Arc<dyn BlockReader>],
@@ -142,7 +145,7 @@ impl<'a> MergeIter<'a> {
         Ok(out)
     }
 
-    fn next_series(&mut self) -> Result<Option<(Labels, Vec<(i64, f64)>)>, BlockError> {
+    fn next_series(&mut self) -> Result<Option<SeriesSamples>, BlockError> {
         while let Some(Reverse((labels, i))) = self.heap.pop() {
             let mut runs = vec![self.samples(i)?];
             self.cursors[i] += 1;
@@ -165,7 +168,7 @@ impl<'a> MergeIter<'a> {
 }
 
 impl Iterator for MergeIter<'_> {
-    type Item = (Labels, Vec<(i64, f64)>);
+    type Item = SeriesSamples;
     fn next(&mut self) -> Option<Self::Item> {
         if self.err.is_some() {
             return None;
@@ -206,7 +209,8 @@ mod tests {
     fn plan_table() {
         let r = ranges(2, 54);
         // (blocks, expected group as (min,max) pairs)
-        let cases: Vec<(Vec<(i64, i64)>, Option<Vec<(i64, i64)>>)> = vec![
+        type Case = (Vec<(i64, i64)>, Option<Vec<(i64, i64)>>);
+        let cases: Vec<Case> = vec![
             (vec![], None),
             (vec![(0, 2)], None),
             // Two 2h blocks in the 0..6 window; time has not passed the window: wait.

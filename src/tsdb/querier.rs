@@ -206,10 +206,7 @@ impl Series {
     /// All samples in range, or the first read error.
     pub fn samples(&self) -> Result<Vec<Sample>> {
         let mut it = self.iter();
-        let mut out = Vec::new();
-        while let Some((t, v)) = it.next() {
-            out.push(Sample { t, v });
-        }
+        let out: Vec<Sample> = it.by_ref().map(|(t, v)| Sample { t, v }).collect();
         match it.err.take() {
             Some(e) => Err(e.into()),
             None => Ok(out),

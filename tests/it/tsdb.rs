@@ -18,7 +18,7 @@ fn lbl(name: &str, i: usize) -> Labels {
     Labels::from_pairs(&[
         ("__name__", name),
         ("i", &i.to_string()),
-        ("parity", if i % 2 == 0 { "even" } else { "odd" }),
+        ("parity", if i.is_multiple_of(2) { "even" } else { "odd" }),
     ])
     .unwrap()
 }

@@ -134,10 +134,10 @@ impl SeriesData {
     }
 
     fn seal(&mut self) {
-        if let Some(c) = self.open.take() {
-            if let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last()) {
-                self.sealed.push(SealedChunk { min_t, max_t, bytes: Arc::from(c.bytes()) });
-            }
+        if let Some(c) = self.open.take()
+            && let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last())
+        {
+            self.sealed.push(SealedChunk { min_t, max_t, bytes: Arc::from(c.bytes()) });
         }
     }
 

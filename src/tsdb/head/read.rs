@@ -93,12 +93,12 @@ impl Head {
                     chunks.push(HeadChunkSnapshot::Xor { min_t: c.min_t, max_t: c.max_t, bytes: c.bytes.clone() });
                 }
             }
-            if let Some(c) = &d.open {
-                if let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last()) {
-                    if max_t >= mint && min_t <= maxt {
-                        chunks.push(HeadChunkSnapshot::Xor { min_t, max_t, bytes: Arc::from(c.bytes()) });
-                    }
-                }
+            if let Some(c) = &d.open
+                && let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last())
+                && max_t >= mint
+                && min_t <= maxt
+            {
+                chunks.push(HeadChunkSnapshot::Xor { min_t, max_t, bytes: Arc::from(c.bytes()) });
             }
             let lo = d.ooo.partition_point(|s| s.0 < mint);
             let hi = d.ooo.partition_point(|s| s.0 <= maxt);
