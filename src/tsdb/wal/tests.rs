@@ -722,3 +722,83 @@ fn checkpoint_corruption_is_an_error() {
         Err(WalError::Corrupt { .. })
     ));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Any batches of sample records, any segment size: replay gives back what was logged.
+    #[test]
+    fn log_replay_property(
+        segment_size in 1u64..400,
+        batches in proptest::collection::vec(
+            proptest::collection::vec(
+                proptest::collection::vec((0u64..1000, -1000i64..1000, -1e6f64..1e6), 0..8),
+                1..4,
+            ),
+            0..20,
+        ),
+    ) {
+        let d = scratch();
+        let mut wal = Wal::open(d.path(), opts(segment_size)).unwrap();
+        let mut want = Vec::new();
+        for batch in &batches {
+            let recs: Vec<Record> = batch
+                .iter()
+                .map(|s| {
+                    Record::Samples(
+                        s.iter().map(|&(series_ref, t, v)| RefSample { series_ref, t, v }).collect(),
+                    )
+                })
+                .collect();
+            let bufs: Vec<Vec<u8>> = recs.iter().map(enc).collect();
+            let refs: Vec<&[u8]> = bufs.iter().map(|b| b.as_slice()).collect();
+            wal.log(&refs).unwrap();
+            want.extend(recs);
+        }
+        drop(wal);
+        let (got, stats) = collect(d.path());
+        proptest::prop_assert_eq!(stats.corruptions, 0);
+        proptest::prop_assert_eq!(got, want);
+    }
+}
+
+/// Replay throughput: 1M samples in 10k-sample records. A measurement, not a check; run with
+/// `cargo test --release --lib tsdb::wal::tests::replay_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn replay_throughput() {
+    let d = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(d.path(), WalOptions::default()).unwrap();
+    let mut buf = Vec::new();
+    let mut samples = Vec::with_capacity(10_000);
+    let start = std::time::Instant::now();
+    for rec in 0..100u64 {
+        samples.clear();
+        samples.extend((0..10_000u64).map(|i| RefSample {
+            series_ref: i,
+            t: 1_700_000_000_000 + rec as i64 * 15_000,
+            v: (i * rec) as f64 * 0.25,
+        }));
+        buf.clear();
+        encode_samples(&samples, &mut buf);
+        wal.log(&[&buf]).unwrap();
+    }
+    let write = start.elapsed();
+    drop(wal);
+    let start = std::time::Instant::now();
+    let mut n = 0usize;
+    let stats = replay(d.path(), &mut |r| {
+        if let Record::Samples(s) = r {
+            n += s.len();
+        }
+    })
+    .unwrap();
+    let read = start.elapsed();
+    assert_eq!((n, stats.records), (1_000_000, 100));
+    println!(
+        "encode+log: {:.1} M samples/s; replay: {:.1} M samples/s ({} bytes)",
+        1.0 / write.as_secs_f64(),
+        1.0 / read.as_secs_f64(),
+        fs::metadata(d.path().join(segment_name(0))).unwrap().len()
+    );
+}
