@@ -152,7 +152,10 @@ impl ChunkFile {
         if h.u8("chunks version")? != VERSION {
             return Err("unsupported chunks version");
         }
-        let footer_start = b.len().checked_sub(FOOTER_LEN).ok_or("chunks file too short")?;
+        let footer_start = b
+            .len()
+            .checked_sub(FOOTER_LEN)
+            .ok_or("chunks file too short")?;
         if footer_start < HEADER_LEN {
             return Err("chunks file too short");
         }
@@ -179,7 +182,9 @@ impl ChunkFile {
             if o < min_next || o >= table_off {
                 return Err("page offsets out of order or bounds");
             }
-            min_next = o.checked_add(PAGE_HEADER_LEN as u64).ok_or("page offset overflows")?;
+            min_next = o
+                .checked_add(PAGE_HEADER_LEN as u64)
+                .ok_or("page offset overflows")?;
             pages.push(o);
         }
         Ok(ChunkFile {
@@ -227,8 +232,15 @@ impl ChunkFile {
     }
 
     fn decompress(&self, p: u32) -> Result<Vec<u8>, &'static str> {
-        let start = *self.pages.get(p as usize).ok_or("chunk reference to a missing page")?;
-        let end = self.pages.get(p as usize + 1).copied().unwrap_or(self.table_off);
+        let start = *self
+            .pages
+            .get(p as usize)
+            .ok_or("chunk reference to a missing page")?;
+        let end = self
+            .pages
+            .get(p as usize + 1)
+            .copied()
+            .unwrap_or(self.table_off);
         let start = usize::try_from(start).map_err(|_| "page offset")?;
         let end = usize::try_from(end).map_err(|_| "page offset")?;
         let region = self.map.get(start..end).ok_or("page out of bounds")?;
@@ -261,7 +273,9 @@ impl ChunkFile {
     ) -> Result<(), &'static str> {
         let (p, off) = unpack_ref(chunk_ref);
         let page = self.page(p)?;
-        let run = page.get(off as usize..).ok_or("chunk offset beyond its page")?;
+        let run = page
+            .get(off as usize..)
+            .ok_or("chunk offset beyond its page")?;
         let mut d = Decbuf::new(run);
         let len = d.uvarint_usize("chunk length")?;
         let bytes = d.bytes(len, "chunk runs past its page")?;
@@ -273,11 +287,20 @@ impl ChunkFile {
 /// be read, so that tests and fuzzers can reach the decoders behind the checksums. Never
 /// panics.
 pub(crate) fn reseal(b: &mut [u8]) {
-    let Some(footer) = b.len().checked_sub(FOOTER_LEN) else { return };
+    let Some(footer) = b.len().checked_sub(FOOTER_LEN) else {
+        return;
+    };
     let mut f = Decbuf::new(&b[footer..]);
-    let (Ok(table_off), Ok(n)) = (f.u64(""), f.u32("")) else { return };
-    let Ok(table) = usize::try_from(table_off) else { return };
-    let Some(table_end) = (n as usize).checked_mul(8).and_then(|l| table.checked_add(l)) else {
+    let (Ok(table_off), Ok(n)) = (f.u64(""), f.u32("")) else {
+        return;
+    };
+    let Ok(table) = usize::try_from(table_off) else {
+        return;
+    };
+    let Some(table_end) = (n as usize)
+        .checked_mul(8)
+        .and_then(|l| table.checked_add(l))
+    else {
         return;
     };
     if table_end > footer {
@@ -287,11 +310,17 @@ pub(crate) fn reseal(b: &mut [u8]) {
         let at = table + i * 8;
         let mut a = [0u8; 8];
         a.copy_from_slice(&b[at..at + 8]);
-        let Ok(p) = usize::try_from(u64::from_le_bytes(a)) else { continue };
-        let Some(hdr) = b.get(p..p.saturating_add(PAGE_HEADER_LEN)) else { continue };
+        let Ok(p) = usize::try_from(u64::from_le_bytes(a)) else {
+            continue;
+        };
+        let Some(hdr) = b.get(p..p.saturating_add(PAGE_HEADER_LEN)) else {
+            continue;
+        };
         let clen = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
         let start = p + PAGE_HEADER_LEN;
-        let Some(frame) = start.checked_add(clen).and_then(|e| b.get(start..e)) else { continue };
+        let Some(frame) = start.checked_add(clen).and_then(|e| b.get(start..e)) else {
+            continue;
+        };
         let crc = crc32c::crc32c(frame);
         b[p + 8..p + 12].copy_from_slice(&crc.to_le_bytes());
     }

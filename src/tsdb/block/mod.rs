@@ -189,14 +189,20 @@ pub fn read_meta(dir: &Path) -> Result<BlockMeta, BlockError> {
 /// Removes interrupted block writes (`*.tmp` directories) under `parent`. Call it when the
 /// database opens, before anything writes blocks. Failures are logged and skipped.
 pub fn delete_leftovers(parent: &Path) {
-    let Ok(rd) = std::fs::read_dir(parent) else { return };
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
     for entry in rd.filter_map(Result::ok) {
         let path = entry.path();
-        let is_tmp = entry.file_name().to_str().is_some_and(|n| n.ends_with(".tmp"));
-        if is_tmp && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            if let Err(e) = std::fs::remove_dir_all(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "removing leftover block");
-            }
+        let is_tmp = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(".tmp"));
+        if is_tmp
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+            && let Err(e) = std::fs::remove_dir_all(&path)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "removing leftover block");
         }
     }
 }
@@ -208,7 +214,10 @@ pub fn list_block_dirs(parent: &Path) -> Result<Vec<PathBuf>, BlockError> {
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry.map_err(writer::io_err(parent))?;
-        let is_ulid = entry.file_name().to_str().is_some_and(|n| ulid::Ulid::from_string(n).is_ok());
+        let is_ulid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| ulid::Ulid::from_string(n).is_ok());
         if is_ulid && entry.file_type().is_ok_and(|t| t.is_dir()) {
             out.push(entry.path());
         }

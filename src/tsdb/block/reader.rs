@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn corrupt(path: &Path, msg: impl Into<String>) -> BlockError {
-    BlockError::Corrupt { path: path.to_path_buf(), msg: msg.into() }
+    BlockError::Corrupt {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
 }
 
 /// Reads and validates `dir/meta.json`.
@@ -24,7 +27,10 @@ pub(crate) fn read_meta(dir: &Path) -> Result<BlockMeta, BlockError> {
     let meta: BlockMeta =
         serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, format!("meta.json: {e}")))?;
     if meta.version != FORMAT_VERSION {
-        return Err(corrupt(&path, format!("unsupported block version {}", meta.version)));
+        return Err(corrupt(
+            &path,
+            format!("unsupported block version {}", meta.version),
+        ));
     }
     if meta.min_time > meta.max_time {
         return Err(corrupt(&path, "minTime after maxTime"));
@@ -67,13 +73,17 @@ pub(crate) struct Block {
 impl Block {
     /// Opens and validates the block in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Block, BlockError> {
-        if dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".tmp")) {
+        if dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".tmp"))
+        {
             return Err(corrupt(dir, "an unfinished block write (.tmp); not opened"));
         }
         let meta = read_meta(dir)?;
         let index_path = dir.join("index");
-        let index = IndexReader::open(map_file(&index_path)?)
-            .map_err(|m| corrupt(&index_path, m))?;
+        let index =
+            IndexReader::open(map_file(&index_path)?).map_err(|m| corrupt(&index_path, m))?;
         let chunks_path = dir.join("chunks");
         let chunks =
             ChunkFile::open(map_file(&chunks_path)?).map_err(|m| corrupt(&chunks_path, m))?;
@@ -113,15 +123,21 @@ impl BlockReader for Block {
     }
 
     fn label_names(&self) -> Result<Vec<String>, BlockError> {
-        self.index.label_names().map_err(|m| corrupt(&self.index_path, m))
+        self.index
+            .label_names()
+            .map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn label_values(&self, name: &str) -> Result<Vec<String>, BlockError> {
-        self.index.label_values(name).map_err(|m| corrupt(&self.index_path, m))
+        self.index
+            .label_values(name)
+            .map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn postings(&self, name: &str, value: &str) -> Result<Vec<u32>, BlockError> {
-        self.index.postings(name, value).map_err(|m| corrupt(&self.index_path, m))
+        self.index
+            .postings(name, value)
+            .map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn all_postings(&self) -> Result<Vec<u32>, BlockError> {
@@ -136,7 +152,9 @@ impl BlockReader for Block {
                 self.index.num_series()
             )));
         }
-        self.index.series(id).map_err(|m| corrupt(&self.index_path, m))
+        self.index
+            .series(id)
+            .map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn read_chunk(&self, meta: &ChunkMeta, out: &mut Vec<(i64, f64)>) -> Result<(), BlockError> {
@@ -146,7 +164,11 @@ impl BlockReader for Block {
             let ordered = run.windows(2).all(|w| w[0].0 < w[1].0);
             let bounds = run.first().map(|s| s.0) == Some(meta.min_t)
                 && run.last().map(|s| s.0) == Some(meta.max_t);
-            if ordered && bounds { Ok(()) } else { Err("chunk does not match its meta") }
+            if ordered && bounds {
+                Ok(())
+            } else {
+                Err("chunk does not match its meta")
+            }
         });
         res.map_err(|m| {
             out.truncate(start);
