@@ -125,9 +125,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A table row: name, writes as (value, bit count), the expected bytes.
+    type WriteCase = (&'static str, &'static [(u64, u32)], &'static [u8]);
+
     #[test]
     fn writes_msb_first() {
-        let cases: &[(&str, &[(u64, u32)], &[u8])] = &[
+        let cases: &[WriteCase] = &[
             ("one bit", &[(1, 1)], &[0x80]),
             ("two fields", &[(0b10, 2), (0b111, 3)], &[0b1011_1000]),
             (

@@ -9,6 +9,8 @@
 
 mod bstream;
 pub mod columnar;
+#[doc(hidden)]
+pub mod testutil;
 mod varint;
 mod xor;
 

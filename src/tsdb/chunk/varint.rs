@@ -43,14 +43,6 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, x: i64) {
     put_uvarint(out, zigzag(x));
 }
 
-/// The encoded length of `x` as a uvarint.
-#[inline]
-pub(crate) fn uvarint_len(x: u64) -> usize {
-    // Each byte carries 7 bits; zero still takes one byte.
-    let bits = 64 - (x | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
 /// Why a varint did not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum VarintError {
@@ -174,7 +166,6 @@ mod tests {
             let mut out = Vec::new();
             put_uvarint(&mut out, x);
             assert_eq!(out, want, "{x}");
-            assert_eq!(uvarint_len(x), want.len(), "{x}");
             assert_eq!(ByteReader::new(want).uvarint(), Ok(x));
         }
         let zz: &[(i64, u64)] = &[

@@ -7,7 +7,7 @@ use super::bstream::{BitReader, BitWriter, low_mask};
 use super::varint::{self, VarintError};
 
 /// Marks "no value window yet" in the appender.
-const NO_WINDOW: u8 = 0xff;
+pub(super) const NO_WINDOW: u8 = 0xff;
 
 /// Bytes of the big-endian sample count at the start of every chunk.
 const HEADER_LEN: usize = 2;
@@ -158,29 +158,13 @@ impl XorChunk {
     /// Writes the XOR of `v_bits` against the previous value, updating the window.
     fn write_value(&mut self, v_bits: u64) {
         let x = v_bits ^ self.v_bits;
-        if x == 0 {
-            self.writer.write_bit(&mut self.bytes, false);
-            return;
-        }
-        let leading = (x.leading_zeros() as u8).min(31);
-        let trailing = x.trailing_zeros() as u8;
-        if self.leading != NO_WINDOW && leading >= self.leading && trailing >= self.trailing {
-            self.writer.write_bits(&mut self.bytes, 0b10, 2);
-            let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-            self.writer
-                .write_bits(&mut self.bytes, x >> self.trailing, sig);
-        } else {
-            self.leading = leading;
-            self.trailing = trailing;
-            let sig = 64 - u32::from(leading) - u32::from(trailing);
-            self.writer.write_bits(&mut self.bytes, 0b11, 2);
-            self.writer
-                .write_bits(&mut self.bytes, u64::from(leading), 5);
-            // 64 significant bits are written as 0 (6 bits hold 0..=63).
-            self.writer
-                .write_bits(&mut self.bytes, u64::from(sig) & 0x3f, 6);
-            self.writer.write_bits(&mut self.bytes, x >> trailing, sig);
-        }
+        write_xor_value(
+            &mut self.writer,
+            &mut self.bytes,
+            x,
+            &mut self.leading,
+            &mut self.trailing,
+        );
     }
 
     /// Number of samples in the chunk.
@@ -222,6 +206,122 @@ impl XorChunk {
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
     }
+}
+
+/// How one XOR'd value is coded, given the writer's current window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ValueCode {
+    /// `0`: the value repeats.
+    Same,
+    /// `10` and the significant bits inside the current window.
+    Reuse,
+    /// `11`, a new window, and its significant bits.
+    NewWindow {
+        /// Leading zeros, clamped to 31.
+        leading: u8,
+        /// Trailing zeros.
+        trailing: u8,
+    },
+}
+
+impl ValueCode {
+    /// Chooses the code for `x = bits(v) ^ bits(prev)` given the window
+    /// (`leading == NO_WINDOW` for none).
+    #[inline]
+    pub(super) fn plan(x: u64, leading: u8, trailing: u8) -> ValueCode {
+        if x == 0 {
+            return ValueCode::Same;
+        }
+        let new_leading = (x.leading_zeros() as u8).min(31);
+        let new_trailing = x.trailing_zeros() as u8;
+        if leading != NO_WINDOW && new_leading >= leading && new_trailing >= trailing {
+            ValueCode::Reuse
+        } else {
+            ValueCode::NewWindow {
+                leading: new_leading,
+                trailing: new_trailing,
+            }
+        }
+    }
+
+    /// The number of bits this code takes, given the window before it.
+    #[inline]
+    pub(super) fn bits(self, leading: u8, trailing: u8) -> u32 {
+        match self {
+            ValueCode::Same => 1,
+            ValueCode::Reuse => 2 + 64 - u32::from(leading) - u32::from(trailing),
+            ValueCode::NewWindow { leading, trailing } => {
+                2 + 5 + 6 + 64 - u32::from(leading) - u32::from(trailing)
+            }
+        }
+    }
+}
+
+/// Writes `x = bits(v) ^ bits(prev)` in the XOR value coding, updating the window
+/// (`leading == NO_WINDOW` for none).
+#[inline]
+pub(super) fn write_xor_value(
+    w: &mut BitWriter,
+    buf: &mut Vec<u8>,
+    x: u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) {
+    match ValueCode::plan(x, *leading, *trailing) {
+        ValueCode::Same => w.write_bit(buf, false),
+        ValueCode::Reuse => {
+            w.write_bits(buf, 0b10, 2);
+            let sig = 64 - u32::from(*leading) - u32::from(*trailing);
+            w.write_bits(buf, x >> *trailing, sig);
+        }
+        ValueCode::NewWindow {
+            leading: l,
+            trailing: t,
+        } => {
+            *leading = l;
+            *trailing = t;
+            let sig = 64 - u32::from(l) - u32::from(t);
+            w.write_bits(buf, 0b11, 2);
+            w.write_bits(buf, u64::from(l), 5);
+            // 64 significant bits are written as 0 (6 bits hold 0..=63).
+            w.write_bits(buf, u64::from(sig) & 0x3f, 6);
+            w.write_bits(buf, x >> t, sig);
+        }
+    }
+}
+
+/// Reads one value in the XOR value coding and applies it to `v_bits`. The reader's window
+/// starts at `(0, 0)`. Returns whether a new window was read.
+#[inline]
+pub(super) fn read_xor_value(
+    r: &mut BitReader<'_>,
+    v_bits: &mut u64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<bool, ChunkError> {
+    const TRUNC: ChunkError = ChunkError::Truncated("value");
+    if !r.read_bit().ok_or(TRUNC)? {
+        return Ok(false);
+    }
+    let new_window = r.read_bit().ok_or(TRUNC)?;
+    if new_window {
+        let l = r.read_bits(5).ok_or(TRUNC)? as u8;
+        let mut sig = r.read_bits(6).ok_or(TRUNC)? as u8;
+        if sig == 0 {
+            sig = 64;
+        }
+        if u32::from(l) + u32::from(sig) > 64 {
+            return Err(ChunkError::Corrupt("xor value window exceeds 64 bits"));
+        }
+        *leading = l;
+        *trailing = 64 - l - sig;
+    }
+    let sig = 64 - u32::from(*leading) - u32::from(*trailing);
+    let x = r.read_bits(sig).ok_or(TRUNC)?;
+    // `trailing` ≤ 63: it is 0 until a window is read, and a window has at least one
+    // significant bit.
+    *v_bits ^= x << *trailing;
+    Ok(new_window)
 }
 
 /// The bucket for a delta-of-delta: (prefix bits, prefix length, field length).
@@ -341,27 +441,13 @@ impl<'a> XorIterator<'a> {
 
     /// Reads an XOR'd value and applies it.
     fn read_value(&mut self) -> Result<(), ChunkError> {
-        const TRUNC: ChunkError = ChunkError::Truncated("value");
-        if !self.reader.read_bit().ok_or(TRUNC)? {
-            return Ok(());
-        }
-        if self.reader.read_bit().ok_or(TRUNC)? {
-            let leading = self.reader.read_bits(5).ok_or(TRUNC)? as u8;
-            let mut sig = self.reader.read_bits(6).ok_or(TRUNC)? as u8;
-            if sig == 0 {
-                sig = 64;
-            }
-            if u32::from(leading) + u32::from(sig) > 64 {
-                return Err(ChunkError::Corrupt("xor value window exceeds 64 bits"));
-            }
-            self.leading = leading;
-            self.trailing = 64 - leading - sig;
-            self.window_seen = true;
-        }
-        let sig = 64 - u32::from(self.leading) - u32::from(self.trailing);
-        let x = self.reader.read_bits(sig).ok_or(TRUNC)?;
-        // `trailing` < 64 because `sig` ≥ 1 whenever a window was read, and it is 0 otherwise.
-        self.v_bits ^= x << self.trailing;
+        let new_window = read_xor_value(
+            &mut self.reader,
+            &mut self.v_bits,
+            &mut self.leading,
+            &mut self.trailing,
+        )?;
+        self.window_seen |= new_window;
         Ok(())
     }
 

@@ -25,11 +25,14 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
+/// A table row: name, samples, the expected encoding.
+type Case = (&'static str, Vec<(i64, f64)>, Vec<u8>);
+
 #[test]
 fn known_encodings() {
     // Every expected byte string was worked out by hand from docs/format/xor.md.
     let one = [0x3f, 0xf0, 0, 0, 0, 0, 0, 0];
-    let cases: Vec<(&str, Vec<(i64, f64)>, Vec<u8>)> = vec![
+    let cases: Vec<Case> = vec![
         ("empty", vec![], vec![0x00, 0x00]),
         // zigzag(1000) = 2000 → d0 0f.
         (
