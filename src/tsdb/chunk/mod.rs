@@ -5,9 +5,13 @@
 //! - [`columnar`]: the persisted block encoding: timestamps and values as separate columns,
 //!   dense, for a general compressor to work on.
 //!
-//! OWNER: helper "chunk" fills this module in. The public API below is fixed.
+//! Formats: `docs/format/xor.md` and `docs/format/columnar.md`.
 
+mod bstream;
 pub mod columnar;
+#[doc(hidden)]
+pub mod testutil;
+mod varint;
 mod xor;
 
 pub use xor::{XorChunk, XorIterator};
