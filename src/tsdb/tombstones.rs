@@ -25,9 +25,7 @@ impl Intervals {
         // The first interval that could touch `[mint, maxt]`: its end reaches `mint - 1`.
         let lo = self.0.partition_point(|&(_, b)| b < mint.saturating_sub(1));
         // One past the last interval that could touch: its start is at most `maxt + 1`.
-        let hi = self
-            .0
-            .partition_point(|&(a, _)| a <= maxt.saturating_add(1));
+        let hi = self.0.partition_point(|&(a, _)| a <= maxt.saturating_add(1));
         if lo >= hi {
             self.0.insert(lo, (mint, maxt));
             return;
@@ -39,8 +37,7 @@ impl Intervals {
     /// Builds from intervals already sorted, non-overlapping and non-adjacent, or `None`.
     fn from_sorted(v: Vec<(i64, i64)>) -> Option<Intervals> {
         let ok = v.iter().all(|&(a, b)| a <= b)
-            && v.windows(2)
-                .all(|w| w[0].1.checked_add(1).is_some_and(|next| next < w[1].0));
+            && v.windows(2).all(|w| w[0].1.checked_add(1).is_some_and(|next| next < w[1].0));
         ok.then_some(Intervals(v))
     }
 
@@ -102,12 +99,7 @@ impl Tombstones {
     /// The encoding is deterministic: series are written by increasing reference. Series with
     /// no intervals are left out.
     pub fn encode(&self) -> Vec<u8> {
-        let mut refs: Vec<u64> = self
-            .map
-            .iter()
-            .filter(|(_, iv)| !iv.is_empty())
-            .map(|(r, _)| *r)
-            .collect();
+        let mut refs: Vec<u64> = self.map.iter().filter(|(_, iv)| !iv.is_empty()).map(|(r, _)| *r).collect();
         refs.sort_unstable();
         let mut out = Vec::with_capacity(16 + refs.len() * 8);
         out.extend_from_slice(MAGIC);
@@ -223,21 +215,9 @@ mod tests {
             ("bridge", &[(1, 2), (6, 7), (3, 5)], &[(1, 7)]),
             ("gap of one stays", &[(1, 2), (4, 5)], &[(1, 2), (4, 5)]),
             ("point", &[(5, 5), (4, 4), (6, 6)], &[(4, 6)]),
-            (
-                "extremes",
-                &[(i64::MIN, 0), (1, i64::MAX)],
-                &[(i64::MIN, i64::MAX)],
-            ),
-            (
-                "max edge",
-                &[(i64::MAX, i64::MAX), (i64::MIN, i64::MIN)],
-                &[(i64::MIN, i64::MIN), (i64::MAX, i64::MAX)],
-            ),
-            (
-                "middle of three",
-                &[(1, 1), (10, 10), (20, 20), (9, 11)],
-                &[(1, 1), (9, 11), (20, 20)],
-            ),
+            ("extremes", &[(i64::MIN, 0), (1, i64::MAX)], &[(i64::MIN, i64::MAX)]),
+            ("max edge", &[(i64::MAX, i64::MAX), (i64::MIN, i64::MIN)], &[(i64::MIN, i64::MIN), (i64::MAX, i64::MAX)]),
+            ("middle of three", &[(1, 1), (10, 10), (20, 20), (9, 11)], &[(1, 1), (9, 11), (20, 20)]),
         ];
         for (name, adds, want) in cases {
             assert_eq!(intervals(adds), want.to_vec(), "{name}");

@@ -75,12 +75,10 @@ impl<W: Write> ChunkWriter<W> {
 
     /// Appends the pending run to the current page, returning its chunk reference.
     pub(crate) fn commit(&mut self) -> io::Result<u64> {
-        let page = u32::try_from(self.page_offsets.len())
-            .map_err(|_| io::Error::other("too many chunk pages"))?;
+        let page = u32::try_from(self.page_offsets.len()).map_err(|_| io::Error::other("too many chunk pages"))?;
         // Pages are flushed at PAGE_TARGET and runs are bounded by the block writer, so the
         // offset fits a u32; check anyway rather than wrap.
-        let offset =
-            u32::try_from(self.page.len()).map_err(|_| io::Error::other("chunk page too large"))?;
+        let offset = u32::try_from(self.page.len()).map_err(|_| io::Error::other("chunk page too large"))?;
         put_uvarint(&mut self.page, self.encoded.len() as u64);
         self.page.extend_from_slice(&self.encoded);
         self.encoded.clear();
@@ -152,10 +150,7 @@ impl ChunkFile {
         if h.u8("chunks version")? != VERSION {
             return Err("unsupported chunks version");
         }
-        let footer_start = b
-            .len()
-            .checked_sub(FOOTER_LEN)
-            .ok_or("chunks file too short")?;
+        let footer_start = b.len().checked_sub(FOOTER_LEN).ok_or("chunks file too short")?;
         if footer_start < HEADER_LEN {
             return Err("chunks file too short");
         }
@@ -182,18 +177,10 @@ impl ChunkFile {
             if o < min_next || o >= table_off {
                 return Err("page offsets out of order or bounds");
             }
-            min_next = o
-                .checked_add(PAGE_HEADER_LEN as u64)
-                .ok_or("page offset overflows")?;
+            min_next = o.checked_add(PAGE_HEADER_LEN as u64).ok_or("page offset overflows")?;
             pages.push(o);
         }
-        Ok(ChunkFile {
-            map,
-            pages,
-            table_off,
-            cache: Mutex::new(Vec::new()),
-            decompressed: AtomicU64::new(0),
-        })
+        Ok(ChunkFile { map, pages, table_off, cache: Mutex::new(Vec::new()), decompressed: AtomicU64::new(0) })
     }
 
     /// Number of pages.
@@ -232,15 +219,8 @@ impl ChunkFile {
     }
 
     fn decompress(&self, p: u32) -> Result<Vec<u8>, &'static str> {
-        let start = *self
-            .pages
-            .get(p as usize)
-            .ok_or("chunk reference to a missing page")?;
-        let end = self
-            .pages
-            .get(p as usize + 1)
-            .copied()
-            .unwrap_or(self.table_off);
+        let start = *self.pages.get(p as usize).ok_or("chunk reference to a missing page")?;
+        let end = self.pages.get(p as usize + 1).copied().unwrap_or(self.table_off);
         let start = usize::try_from(start).map_err(|_| "page offset")?;
         let end = usize::try_from(end).map_err(|_| "page offset")?;
         let region = self.map.get(start..end).ok_or("page out of bounds")?;
@@ -266,16 +246,10 @@ impl ChunkFile {
     }
 
     /// Decodes the run at `chunk_ref`, appending its samples to `out`.
-    pub(crate) fn read_run(
-        &self,
-        chunk_ref: u64,
-        out: &mut Vec<(i64, f64)>,
-    ) -> Result<(), &'static str> {
+    pub(crate) fn read_run(&self, chunk_ref: u64, out: &mut Vec<(i64, f64)>) -> Result<(), &'static str> {
         let (p, off) = unpack_ref(chunk_ref);
         let page = self.page(p)?;
-        let run = page
-            .get(off as usize..)
-            .ok_or("chunk offset beyond its page")?;
+        let run = page.get(off as usize..).ok_or("chunk offset beyond its page")?;
         let mut d = Decbuf::new(run);
         let len = d.uvarint_usize("chunk length")?;
         let bytes = d.bytes(len, "chunk runs past its page")?;
@@ -297,10 +271,7 @@ pub(crate) fn reseal(b: &mut [u8]) {
     let Ok(table) = usize::try_from(table_off) else {
         return;
     };
-    let Some(table_end) = (n as usize)
-        .checked_mul(8)
-        .and_then(|l| table.checked_add(l))
-    else {
+    let Some(table_end) = (n as usize).checked_mul(8).and_then(|l| table.checked_add(l)) else {
         return;
     };
     if table_end > footer {

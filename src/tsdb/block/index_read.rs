@@ -68,10 +68,7 @@ impl IndexReader {
         if h.u8("index version")? != VERSION {
             return Err("unsupported index version");
         }
-        let toc_start = b
-            .len()
-            .checked_sub(TOC_LEN)
-            .ok_or("index too short for its TOC")?;
+        let toc_start = b.len().checked_sub(TOC_LEN).ok_or("index too short for its TOC")?;
         if toc_start < 8 {
             return Err("index too short for its TOC");
         }
@@ -97,11 +94,7 @@ impl IndexReader {
             return Err("sections overlap the TOC");
         }
         let check = |r: &Range<usize>, crc: u32, what: DecError| {
-            if crc32c::crc32c(&b[r.clone()]) == crc {
-                Ok(())
-            } else {
-                Err(what)
-            }
+            if crc32c::crc32c(&b[r.clone()]) == crc { Ok(()) } else { Err(what) }
         };
         check(&symbols, sym_crc, "symbols checksum mismatch")?;
         check(&groups, groups_crc, "group table checksum mismatch")?;
@@ -156,30 +149,13 @@ impl IndexReader {
             if end > values.end {
                 return Err("value block out of bounds");
             }
-            entries.push(NameEntry {
-                sym,
-                block: start..end,
-                crc,
-                verified: AtomicBool::new(false),
-            });
+            entries.push(NameEntry { sym, block: start..end, crc, verified: AtomicBool::new(false) });
         }
         if !d.is_empty() {
             return Err("trailing bytes in the label names section");
         }
-        let verified_groups = (0..n_groups.div_ceil(64))
-            .map(|_| AtomicU64::new(0))
-            .collect();
-        Ok(IndexReader {
-            map,
-            symbols,
-            sym_offs,
-            num_series,
-            base_t,
-            series,
-            groups,
-            names: entries,
-            verified_groups,
-        })
+        let verified_groups = (0..n_groups.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        Ok(IndexReader { map, symbols, sym_offs, num_series, base_t, series, groups, names: entries, verified_groups })
     }
 
     /// Number of series.
@@ -212,10 +188,7 @@ impl IndexReader {
 
     /// All label names, sorted.
     pub(crate) fn label_names(&self) -> Result<Vec<String>, DecError> {
-        self.names
-            .iter()
-            .map(|e| self.symbol(e.sym).map(str::to_owned))
-            .collect()
+        self.names.iter().map(|e| self.symbol(e.sym).map(str::to_owned)).collect()
     }
 
     /// The value block of `name`, CRC-checked, split into (count, skip table, entries).
@@ -227,10 +200,7 @@ impl IndexReader {
             return Ok(None);
         };
         let e = &self.names[i];
-        let b = self
-            .map
-            .get(e.block.clone())
-            .ok_or("value block out of bounds")?;
+        let b = self.map.get(e.block.clone()).ok_or("value block out of bounds")?;
         if !e.verified.load(Ordering::Relaxed) {
             if crc32c::crc32c(b) != e.crc {
                 return Err("value block checksum mismatch");
@@ -298,21 +268,13 @@ impl IndexReader {
         let (mut lo, mut hi) = (0usize, n_groups);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if le32(skip, mid * 8) <= want {
-                lo = mid + 1
-            } else {
-                hi = mid
-            }
+            if le32(skip, mid * 8) <= want { lo = mid + 1 } else { hi = mid }
         }
         let Some(g) = lo.checked_sub(1) else {
             return Ok(Vec::new());
         };
         let start = le32(skip, g * 8 + 4) as usize;
-        let mut d = Decbuf::new(
-            entries
-                .get(start..)
-                .ok_or("skip table offset out of bounds")?,
-        );
+        let mut d = Decbuf::new(entries.get(start..).ok_or("skip table offset out of bounds")?);
         let mut sym = le32(skip, g * 8);
         let in_group = (n - g * VALUE_GROUP).min(VALUE_GROUP);
         for i in 0..in_group {
@@ -360,12 +322,8 @@ impl IndexReader {
         let gt = self.map.get(self.groups.clone()).ok_or("group table")?;
         let (off, len, crc) = (le32(gt, g * 12), le32(gt, g * 12 + 4), le32(gt, g * 12 + 8));
         let sb = self.map.get(self.series.clone()).ok_or("series section")?;
-        let end = (off as usize)
-            .checked_add(len as usize)
-            .ok_or("series group")?;
-        let b = sb
-            .get(off as usize..end)
-            .ok_or("series group out of bounds")?;
+        let end = (off as usize).checked_add(len as usize).ok_or("series group")?;
+        let b = sb.get(off as usize..end).ok_or("series group out of bounds")?;
         let (word, bit) = (g / 64, 1u64 << (g % 64));
         let cell = self.verified_groups.get(word).ok_or("series group")?;
         if cell.load(Ordering::Relaxed) & bit == 0 {
@@ -424,27 +382,17 @@ impl IndexReader {
                 },
             };
             let min_t = min_t.ok_or("chunk min time overflows")?;
-            let max_t = add_diff(
-                min_t,
-                d.uvarint("chunk duration")?,
-                "chunk max time overflows",
-            )?;
+            let max_t = add_diff(min_t, d.uvarint("chunk duration")?, "chunk max time overflows")?;
             let page_field = d.uvarint32("chunk page")?;
             let off_field = d.uvarint32("chunk offset")?;
             let (page, off) = match prev {
                 None => (Some(page_field), Some(off_field)),
-                Some((_, ppage, poff)) if page_field == 0 => {
-                    (Some(ppage), poff.checked_add(off_field))
-                }
+                Some((_, ppage, poff)) if page_field == 0 => (Some(ppage), poff.checked_add(off_field)),
                 Some((_, ppage, _)) => (ppage.checked_add(page_field), Some(off_field)),
             };
             let page = page.ok_or("chunk page overflows")?;
             let off = off.ok_or("chunk offset overflows")?;
-            chunks.push(ChunkMeta {
-                min_t,
-                max_t,
-                chunk_ref: pack_ref(page, off),
-            });
+            chunks.push(ChunkMeta { min_t, max_t, chunk_ref: pack_ref(page, off) });
             prev = Some((max_t, page, off));
         }
         if !d.is_empty() {
@@ -477,10 +425,7 @@ pub(crate) fn reseal(b: &mut [u8]) {
         let mut at = groups.start;
         while at + 12 <= groups.end {
             let (off, len) = (le32(b, at) as usize, le32(b, at + 4) as usize);
-            let r = series
-                .start
-                .checked_add(off)
-                .and_then(|s| Some(s..s.checked_add(len)?));
+            let r = series.start.checked_add(off).and_then(|s| Some(s..s.checked_add(len)?));
             if let Some(r) = r.filter(|r| r.end <= series.end) {
                 let crc = crc32c::crc32c(&b[r]);
                 b[at + 8..at + 12].copy_from_slice(&crc.to_le_bytes());
@@ -494,9 +439,7 @@ pub(crate) fn reseal(b: &mut [u8]) {
         let mut end = values.start;
         let k = d.uvarint("").unwrap_or(0);
         for _ in 0..k {
-            let (Ok(_), Ok(gap), Ok(len)) =
-                (d.uvarint(""), d.uvarint_usize(""), d.uvarint_usize(""))
-            else {
+            let (Ok(_), Ok(gap), Ok(len)) = (d.uvarint(""), d.uvarint_usize(""), d.uvarint_usize("")) else {
                 break;
             };
             let crc_at = names.start + d.pos();

@@ -76,18 +76,12 @@ pub(crate) fn encode_series(buf: &mut Vec<u8>, s: &SeriesRec, base_t: i64) {
 /// Writes a whole index. `symbols` must be sorted and unique and every symbol ref in `series`
 /// must point into it; series must be in label order with chunks increasing in time and
 /// chunk refs increasing (the block writer guarantees all of this).
-pub(crate) fn write_index<W: Write>(
-    out: W,
-    symbols: &[String],
-    series: &[SeriesRec],
-    base_t: i64,
-) -> io::Result<W> {
+pub(crate) fn write_index<W: Write>(out: W, symbols: &[String], series: &[SeriesRec], base_t: i64) -> io::Result<W> {
     let mut w = Counting { inner: out, n: 0 };
     let mut header = MAGIC.to_vec();
     header.extend_from_slice(&[VERSION, 0, 0, 0]);
     w.put(&header)?;
-    let num_series =
-        u32::try_from(series.len()).map_err(|_| io::Error::other("too many series"))?;
+    let num_series = u32::try_from(series.len()).map_err(|_| io::Error::other("too many series"))?;
 
     // Symbols.
     let sym_off = w.n;
@@ -115,10 +109,7 @@ pub(crate) fn write_index<W: Write>(
         }
         let rel = u32::try_from(w.n - series_off).map_err(|_| too_large("series section"))?;
         put_u32(&mut groups, rel);
-        put_u32(
-            &mut groups,
-            u32::try_from(buf.len()).map_err(|_| too_large("series group"))?,
-        );
+        put_u32(&mut groups, u32::try_from(buf.len()).map_err(|_| too_large("series group"))?);
         put_u32(&mut groups, crc32c::crc32c(&buf));
         w.put(&buf)?;
     }
@@ -131,12 +122,7 @@ pub(crate) fn write_index<W: Write>(
     let mut postings: BTreeMap<u32, BTreeMap<u32, Vec<u32>>> = BTreeMap::new();
     for (id, s) in series.iter().enumerate() {
         for &(n, v) in &s.labels {
-            postings
-                .entry(n)
-                .or_default()
-                .entry(v)
-                .or_default()
-                .push(id as u32);
+            postings.entry(n).or_default().entry(v).or_default().push(id as u32);
         }
     }
     let values_off = w.n;
@@ -153,10 +139,7 @@ pub(crate) fn write_index<W: Write>(
         for (i, (v, ids)) in values.iter().enumerate() {
             if i % VALUE_GROUP == 0 {
                 put_u32(&mut skip, *v);
-                put_u32(
-                    &mut skip,
-                    u32::try_from(entries.len()).map_err(|_| too_large("value block"))?,
-                );
+                put_u32(&mut skip, u32::try_from(entries.len()).map_err(|_| too_large("value block"))?);
             } else {
                 put_uvarint(&mut entries, u64::from(v - prev_v));
             }
@@ -164,10 +147,7 @@ pub(crate) fn write_index<W: Write>(
             plist.clear();
             let mut prev_id = 0u32;
             for (j, &id) in ids.iter().enumerate() {
-                put_uvarint(
-                    &mut plist,
-                    u64::from(if j == 0 { id } else { id - prev_id }),
-                );
+                put_uvarint(&mut plist, u64::from(if j == 0 { id } else { id - prev_id }));
                 prev_id = id;
             }
             put_uvarint(&mut entries, plist.len() as u64);

@@ -194,10 +194,7 @@ pub fn delete_leftovers(parent: &Path) {
     };
     for entry in rd.filter_map(Result::ok) {
         let path = entry.path();
-        let is_tmp = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.ends_with(".tmp"));
+        let is_tmp = entry.file_name().to_str().is_some_and(|n| n.ends_with(".tmp"));
         if is_tmp
             && entry.file_type().is_ok_and(|t| t.is_dir())
             && let Err(e) = std::fs::remove_dir_all(&path)
@@ -214,10 +211,7 @@ pub fn list_block_dirs(parent: &Path) -> Result<Vec<PathBuf>, BlockError> {
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry.map_err(writer::io_err(parent))?;
-        let is_ulid = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| ulid::Ulid::from_string(n).is_ok());
+        let is_ulid = entry.file_name().to_str().is_some_and(|n| ulid::Ulid::from_string(n).is_ok());
         if is_ulid && entry.file_type().is_ok_and(|t| t.is_dir()) {
             out.push(entry.path());
         }

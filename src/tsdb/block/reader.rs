@@ -14,23 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 fn corrupt(path: &Path, msg: impl Into<String>) -> BlockError {
-    BlockError::Corrupt {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    BlockError::Corrupt { path: path.to_path_buf(), msg: msg.into() }
 }
 
 /// Reads and validates `dir/meta.json`.
 pub(crate) fn read_meta(dir: &Path) -> Result<BlockMeta, BlockError> {
     let path = dir.join("meta.json");
     let bytes = fs::read(&path).map_err(io_err(&path))?;
-    let meta: BlockMeta =
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, format!("meta.json: {e}")))?;
+    let meta: BlockMeta = serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, format!("meta.json: {e}")))?;
     if meta.version != FORMAT_VERSION {
-        return Err(corrupt(
-            &path,
-            format!("unsupported block version {}", meta.version),
-        ));
+        return Err(corrupt(&path, format!("unsupported block version {}", meta.version)));
     }
     if meta.min_time > meta.max_time {
         return Err(corrupt(&path, "minTime after maxTime"));
@@ -49,11 +42,7 @@ fn map_file(path: &Path) -> Result<Map, BlockError> {
 /// Total size of the regular files directly in `dir`.
 fn dir_size(dir: &Path) -> u64 {
     let Ok(rd) = fs::read_dir(dir) else { return 0 };
-    rd.filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
+    rd.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
 }
 
 /// An open block of this crate's format.
@@ -73,20 +62,14 @@ pub(crate) struct Block {
 impl Block {
     /// Opens and validates the block in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Block, BlockError> {
-        if dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".tmp"))
-        {
+        if dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".tmp")) {
             return Err(corrupt(dir, "an unfinished block write (.tmp); not opened"));
         }
         let meta = read_meta(dir)?;
         let index_path = dir.join("index");
-        let index =
-            IndexReader::open(map_file(&index_path)?).map_err(|m| corrupt(&index_path, m))?;
+        let index = IndexReader::open(map_file(&index_path)?).map_err(|m| corrupt(&index_path, m))?;
         let chunks_path = dir.join("chunks");
-        let chunks =
-            ChunkFile::open(map_file(&chunks_path)?).map_err(|m| corrupt(&chunks_path, m))?;
+        let chunks = ChunkFile::open(map_file(&chunks_path)?).map_err(|m| corrupt(&chunks_path, m))?;
         let ts_path = dir.join("tombstones");
         let tombstones = match fs::read(&ts_path) {
             Ok(b) => Tombstones::decode(&b).map_err(|m| corrupt(&ts_path, m))?,
@@ -123,21 +106,15 @@ impl BlockReader for Block {
     }
 
     fn label_names(&self) -> Result<Vec<String>, BlockError> {
-        self.index
-            .label_names()
-            .map_err(|m| corrupt(&self.index_path, m))
+        self.index.label_names().map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn label_values(&self, name: &str) -> Result<Vec<String>, BlockError> {
-        self.index
-            .label_values(name)
-            .map_err(|m| corrupt(&self.index_path, m))
+        self.index.label_values(name).map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn postings(&self, name: &str, value: &str) -> Result<Vec<u32>, BlockError> {
-        self.index
-            .postings(name, value)
-            .map_err(|m| corrupt(&self.index_path, m))
+        self.index.postings(name, value).map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn all_postings(&self) -> Result<Vec<u32>, BlockError> {
@@ -152,9 +129,7 @@ impl BlockReader for Block {
                 self.index.num_series()
             )));
         }
-        self.index
-            .series(id)
-            .map_err(|m| corrupt(&self.index_path, m))
+        self.index.series(id).map_err(|m| corrupt(&self.index_path, m))
     }
 
     fn read_chunk(&self, meta: &ChunkMeta, out: &mut Vec<(i64, f64)>) -> Result<(), BlockError> {
@@ -162,13 +137,8 @@ impl BlockReader for Block {
         let res = self.chunks.read_run(meta.chunk_ref, out).and_then(|()| {
             let run = &out[start..];
             let ordered = run.windows(2).all(|w| w[0].0 < w[1].0);
-            let bounds = run.first().map(|s| s.0) == Some(meta.min_t)
-                && run.last().map(|s| s.0) == Some(meta.max_t);
-            if ordered && bounds {
-                Ok(())
-            } else {
-                Err("chunk does not match its meta")
-            }
+            let bounds = run.first().map(|s| s.0) == Some(meta.min_t) && run.last().map(|s| s.0) == Some(meta.max_t);
+            if ordered && bounds { Ok(()) } else { Err("chunk does not match its meta") }
         });
         res.map_err(|m| {
             out.truncate(start);

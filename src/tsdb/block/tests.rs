@@ -23,14 +23,7 @@ impl Rng {
     }
 }
 
-const SPECIAL: [f64; 6] = [
-    f64::NAN,
-    f64::INFINITY,
-    f64::NEG_INFINITY,
-    -0.0,
-    0.0,
-    1e-300,
-];
+const SPECIAL: [f64; 6] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, 1e-300];
 const STALE: u64 = 0x7ff0_0000_0000_0002;
 
 /// A few hundred series over several label names, some with many samples.
@@ -51,11 +44,7 @@ fn model(n_series: usize, long_every: usize, max_n: u64, seed: u64) -> (Model, i
             pairs.push(("le".to_string(), "+Inf".to_string()));
         }
         let labels = Labels::from_pairs(&pairs).expect("valid labels");
-        let n = if long_every > 0 && i % long_every == 0 {
-            5000
-        } else {
-            1 + rng.below(max_n) as usize
-        };
+        let n = if long_every > 0 && i % long_every == 0 { 5000 } else { 1 + rng.below(max_n) as usize };
         let mut t = min_t + rng.below(1000) as i64;
         let mut samples = Vec::with_capacity(n);
         for k in 0..n {
@@ -75,15 +64,9 @@ fn model(n_series: usize, long_every: usize, max_n: u64, seed: u64) -> (Model, i
 }
 
 fn write_model(dir: &Path, m: &Model, min_t: i64, max_t: i64) -> BlockMeta {
-    let cm = CompactionMeta {
-        level: 1,
-        sources: vec!["src".into()],
-        parents: vec![],
-    };
+    let cm = CompactionMeta { level: 1, sources: vec!["src".into()], parents: vec![] };
     let mut it = m.iter().map(|(l, s)| (l.clone(), s.clone()));
-    write_block(dir, min_t, max_t, cm, &mut it)
-        .expect("write")
-        .expect("some samples")
+    write_block(dir, min_t, max_t, cm, &mut it).expect("write").expect("some samples")
 }
 
 fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
@@ -103,22 +86,11 @@ fn block_matches_model() {
     let total: usize = m.values().map(Vec::len).sum();
     assert_eq!(meta.stats.num_samples, total as u64);
     assert_eq!(meta.stats.num_series, m.len() as u64);
-    assert_eq!(
-        (meta.min_time, meta.max_time, meta.version),
-        (min_t, max_t, 1)
-    );
+    assert_eq!((meta.min_time, meta.max_time, meta.version), (min_t, max_t, 1));
     assert_eq!(b.meta(), &meta);
     assert_eq!(read_meta(&dir).unwrap(), meta);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
-    for key in [
-        "ulid",
-        "minTime",
-        "maxTime",
-        "stats",
-        "compaction",
-        "version",
-    ] {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    for key in ["ulid", "minTime", "maxTime", "stats", "compaction", "version"] {
         assert!(json.get(key).is_some(), "meta.json lacks {key}");
     }
     assert_eq!(json["stats"]["numSamples"], total);
@@ -128,48 +100,25 @@ fn block_matches_model() {
     let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for l in m.keys() {
         for lb in l {
-            names
-                .entry(lb.name.clone())
-                .or_default()
-                .insert(lb.value.clone());
+            names.entry(lb.name.clone()).or_default().insert(lb.value.clone());
         }
     }
-    assert_eq!(
-        b.label_names().unwrap(),
-        names.keys().cloned().collect::<Vec<_>>()
-    );
+    assert_eq!(b.label_names().unwrap(), names.keys().cloned().collect::<Vec<_>>());
     for (n, vs) in &names {
-        assert_eq!(
-            b.label_values(n).unwrap(),
-            vs.iter().cloned().collect::<Vec<_>>(),
-            "{n}"
-        );
+        assert_eq!(b.label_values(n).unwrap(), vs.iter().cloned().collect::<Vec<_>>(), "{n}");
         for v in vs {
-            let want: Vec<u32> = m
-                .keys()
-                .enumerate()
-                .filter(|(_, l)| l.get(n) == Some(v.as_str()))
-                .map(|(i, _)| i as u32)
-                .collect();
+            let want: Vec<u32> =
+                m.keys().enumerate().filter(|(_, l)| l.get(n) == Some(v.as_str())).map(|(i, _)| i as u32).collect();
             assert_eq!(b.postings(n, v).unwrap(), want, "{n}={v}");
         }
     }
     assert!(b.label_values("nope").unwrap().is_empty());
     assert!(b.postings("nope", "node").unwrap().is_empty());
     assert!(b.postings("job", "nope").unwrap().is_empty());
-    assert!(
-        b.postings("job", "metric_1").unwrap().is_empty(),
-        "a symbol of another name"
-    );
+    assert!(b.postings("job", "metric_1").unwrap().is_empty(), "a symbol of another name");
     assert!(b.postings("job", "").unwrap().is_empty());
-    assert!(
-        b.postings("instance", "host-0:9099").unwrap().is_empty(),
-        "between values"
-    );
-    assert_eq!(
-        b.all_postings().unwrap(),
-        (0..m.len() as u32).collect::<Vec<_>>()
-    );
+    assert!(b.postings("instance", "host-0:9099").unwrap().is_empty(), "between values");
+    assert_eq!(b.all_postings().unwrap(), (0..m.len() as u32).collect::<Vec<_>>());
 
     // Series and samples, bit for bit.
     let mut chunks_total = 0;
@@ -177,10 +126,7 @@ fn block_matches_model() {
         let (got, metas) = b.series(id as u32).unwrap();
         assert_eq!(&got, labels);
         assert!(metas.len() >= samples.len().div_ceil(writer::MAX_RUN_SAMPLES));
-        assert!(
-            metas.windows(2).all(|w| w[0].max_t < w[1].min_t),
-            "chunks ordered"
-        );
+        assert!(metas.windows(2).all(|w| w[0].max_t < w[1].min_t), "chunks ordered");
         assert_eq!(metas[0].min_t, samples[0].0);
         assert_eq!(metas.last().unwrap().max_t, samples.last().unwrap().0);
         let mut out = Vec::new();
@@ -192,23 +138,15 @@ fn block_matches_model() {
         chunks_total += metas.len();
     }
     assert_eq!(meta.stats.num_chunks, chunks_total as u64);
-    assert!(matches!(
-        b.series(m.len() as u32),
-        Err(BlockError::InvalidInput(_))
-    ));
+    assert!(matches!(b.series(m.len() as u32), Err(BlockError::InvalidInput(_))));
 
     // Reading in order decompressed each page once.
     let (pages, decompressed) = block.page_stats();
-    assert!(
-        pages > 3,
-        "the test block should span several pages, has {pages}"
-    );
+    assert!(pages > 3, "the test block should span several pages, has {pages}");
     assert_eq!(decompressed, pages as u64);
 
-    let files: u64 = ["meta.json", "index", "chunks"]
-        .iter()
-        .map(|f| std::fs::metadata(dir.join(f)).unwrap().len())
-        .sum();
+    let files: u64 =
+        ["meta.json", "index", "chunks"].iter().map(|f| std::fs::metadata(dir.join(f)).unwrap().len()).sum();
     assert_eq!(b.size_bytes(), files);
     assert_eq!(b.dir(), dir.as_path());
 }
@@ -239,65 +177,33 @@ fn invalid_input_is_rejected_and_leaves_nothing() {
     let l = |v: &str| Labels::from_pairs(&[("a", v)]).unwrap();
     let ok = vec![(10, 1.0), (20, 2.0)];
     let cases: Cases = vec![
-        (
-            "unsorted series",
-            vec![(l("b"), ok.clone()), (l("a"), ok.clone())],
-        ),
-        (
-            "duplicate series",
-            vec![(l("a"), ok.clone()), (l("a"), ok.clone())],
-        ),
-        (
-            "unsorted samples",
-            vec![(l("a"), vec![(20, 1.0), (10, 2.0)])],
-        ),
-        (
-            "duplicate timestamps",
-            vec![(l("a"), vec![(10, 1.0), (10, 2.0)])],
-        ),
+        ("unsorted series", vec![(l("b"), ok.clone()), (l("a"), ok.clone())]),
+        ("duplicate series", vec![(l("a"), ok.clone()), (l("a"), ok.clone())]),
+        ("unsorted samples", vec![(l("a"), vec![(20, 1.0), (10, 2.0)])]),
+        ("duplicate timestamps", vec![(l("a"), vec![(10, 1.0), (10, 2.0)])]),
         ("before min_t", vec![(l("a"), vec![(-1, 1.0)])]),
         ("at max_t", vec![(l("a"), vec![(100, 1.0)])]),
-        (
-            "unsorted after an empty series",
-            vec![(l("b"), vec![]), (l("a"), ok.clone())],
-        ),
+        ("unsorted after an empty series", vec![(l("b"), vec![]), (l("a"), ok.clone())]),
     ];
     for (name, input) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let mut it = input.into_iter();
         let res = write_block(tmp.path(), 0, 100, CompactionMeta::default(), &mut it);
-        assert!(
-            matches!(res, Err(BlockError::InvalidInput(_))),
-            "{name}: {res:?}"
-        );
-        assert_eq!(
-            std::fs::read_dir(tmp.path()).unwrap().count(),
-            0,
-            "{name}: left files"
-        );
+        assert!(matches!(res, Err(BlockError::InvalidInput(_))), "{name}: {res:?}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{name}: left files");
     }
 }
 
 #[test]
 fn no_samples_writes_nothing() {
     let l = |v: &str| Labels::from_pairs(&[("a", v)]).unwrap();
-    let cases: Cases = vec![
-        ("no series", vec![]),
-        (
-            "only empty series",
-            vec![(l("a"), vec![]), (l("b"), vec![])],
-        ),
-    ];
+    let cases: Cases = vec![("no series", vec![]), ("only empty series", vec![(l("a"), vec![]), (l("b"), vec![])])];
     for (name, input) in cases {
         let tmp = tempfile::tempdir().unwrap();
         let mut it = input.into_iter();
         let res = write_block(tmp.path(), 0, 100, CompactionMeta::default(), &mut it);
         assert!(matches!(res, Ok(None)), "{name}: {res:?}");
-        assert_eq!(
-            std::fs::read_dir(tmp.path()).unwrap().count(),
-            0,
-            "{name}: left files"
-        );
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{name}: left files");
     }
 }
 
@@ -307,9 +213,7 @@ fn empty_series_are_skipped() {
     let l = |v: &str| Labels::from_pairs(&[("a", v)]).unwrap();
     let input = vec![(l("a"), vec![]), (l("b"), vec![(5, 1.5)]), (l("c"), vec![])];
     let mut it = input.into_iter();
-    let meta = write_block(tmp.path(), 0, 10, CompactionMeta::default(), &mut it)
-        .unwrap()
-        .unwrap();
+    let meta = write_block(tmp.path(), 0, 10, CompactionMeta::default(), &mut it).unwrap().unwrap();
     assert_eq!((meta.stats.num_series, meta.stats.num_samples), (1, 1));
     let b = open_block(&tmp.path().join(&meta.ulid)).unwrap();
     assert_eq!(b.label_values("a").unwrap(), vec!["b".to_string()]);
@@ -340,13 +244,7 @@ fn exercise(dir: &Path) {
     let Ok(b) = open_block(dir) else { return };
     let names = b.label_names().unwrap_or_default();
     for n in names.iter().map(String::as_str).chain(["a", "zzz", ""]) {
-        for v in b
-            .label_values(n)
-            .unwrap_or_default()
-            .iter()
-            .map(String::as_str)
-            .chain(["x"])
-        {
+        for v in b.label_values(n).unwrap_or_default().iter().map(String::as_str).chain(["x"]) {
             let _ = b.postings(n, v);
         }
     }
@@ -360,23 +258,14 @@ fn exercise(dir: &Path) {
         }
     }
     for r in [0, u64::MAX, 1 << 32] {
-        let _ = b.read_chunk(
-            &ChunkMeta {
-                min_t: 0,
-                max_t: 0,
-                chunk_ref: r,
-            },
-            &mut out,
-        );
+        let _ = b.read_chunk(&ChunkMeta { min_t: 0, max_t: 0, chunk_ref: r }, &mut out);
     }
     let _ = (b.tombstones(), b.size_bytes(), b.meta(), b.dir());
 }
 
 /// Positions to corrupt: every byte of the first and last 512, every `stride`th in between.
 fn positions(len: usize, stride: usize) -> Vec<usize> {
-    (0..len)
-        .filter(|&i| i < 512 || i + 512 >= len || i % stride == 0)
-        .collect()
+    (0..len).filter(|&i| i < 512 || i + 512 >= len || i % stride == 0).collect()
 }
 
 #[test]
@@ -441,21 +330,9 @@ fn encode_series_matches_hand_derived_bytes() {
     let rec = index_write::SeriesRec {
         labels: vec![(0, 3), (2, 1)],
         chunks: vec![
-            ChunkMeta {
-                min_t: 1005,
-                max_t: 1010,
-                chunk_ref: chunks::pack_ref(0, 7),
-            },
-            ChunkMeta {
-                min_t: 1012,
-                max_t: 1020,
-                chunk_ref: chunks::pack_ref(0, 200),
-            },
-            ChunkMeta {
-                min_t: 1030,
-                max_t: 1030,
-                chunk_ref: chunks::pack_ref(2, 3),
-            },
+            ChunkMeta { min_t: 1005, max_t: 1010, chunk_ref: chunks::pack_ref(0, 7) },
+            ChunkMeta { min_t: 1012, max_t: 1020, chunk_ref: chunks::pack_ref(0, 200) },
+            ChunkMeta { min_t: 1030, max_t: 1030, chunk_ref: chunks::pack_ref(2, 3) },
         ],
     };
     let mut got = Vec::new();
@@ -484,26 +361,17 @@ fn measure() {
                 let labels = Labels::from_pairs(&[
                     ("__name__", format!("node_metric_{}_total", i % 250)),
                     ("cpu", format!("{}", i % 8)),
-                    (
-                        "instance",
-                        format!("10.0.{}.{}:9100", i / 2000, (i / 40) % 50),
-                    ),
+                    ("instance", format!("10.0.{}.{}:9100", i / 2000, (i / 40) % 50)),
                     ("job", "node".to_string()),
-                    (
-                        "mode",
-                        ["idle", "user", "system", "iowait", "irq"][i % 5].to_string(),
-                    ),
+                    ("mode", ["idle", "user", "system", "iowait", "irq"][i % 5].to_string()),
                 ])
                 .unwrap();
                 let counter = i % 2 == 0;
                 let mut value = 0.0f64;
                 let samples = (0..n_samples)
                     .map(|k| {
-                        value = if counter {
-                            value + rng.below(1000) as f64
-                        } else {
-                            (rng.below(10_000) as f64) / 100.0
-                        };
+                        value =
+                            if counter { value + rng.below(1000) as f64 } else { (rng.below(10_000) as f64) / 100.0 };
                         (k * step + rng.below(3) as i64, value)
                     })
                     .collect();
@@ -517,9 +385,7 @@ fn measure() {
     let total: usize = input.iter().map(|s| s.1.len()).sum();
     let t0 = std::time::Instant::now();
     let mut it = input.iter().cloned();
-    let meta = write_block(tmp.path(), 0, 1 << 40, CompactionMeta::default(), &mut it)
-        .unwrap()
-        .unwrap();
+    let meta = write_block(tmp.path(), 0, 1 << 40, CompactionMeta::default(), &mut it).unwrap().unwrap();
     let write = t0.elapsed();
     let dir = tmp.path().join(&meta.ulid);
     let size = |f: &str| std::fs::metadata(dir.join(f)).unwrap().len();

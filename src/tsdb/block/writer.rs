@@ -15,25 +15,18 @@ pub(crate) const MAX_RUN_SAMPLES: usize = 2048;
 pub(crate) const MAX_RUN_BYTES: usize = 32 * 1024;
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BlockError + '_ {
-    move |source| BlockError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| BlockError::Io { path: path.to_path_buf(), source }
 }
 
 /// Fsyncs a directory so that entries created or renamed in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), BlockError> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(dir))
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io_err(dir))
 }
 
 /// Writes `bytes` to `path` and fsyncs it.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BlockError> {
     let mut f = File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err(path))
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io_err(path))
 }
 
 /// Interns label strings with provisional ids, renumbered in sorted order at the end.
@@ -63,10 +56,7 @@ impl Symbols {
             remap[prov as usize] = ordinal as u32;
         }
         let mut strings: Vec<Option<String>> = self.strings.into_iter().map(Some).collect();
-        let sorted = order
-            .iter()
-            .filter_map(|&p| strings[p as usize].take())
-            .collect();
+        let sorted = order.iter().filter_map(|&p| strings[p as usize].take()).collect();
         (sorted, remap)
     }
 }
@@ -79,14 +69,10 @@ fn invalid(msg: String) -> BlockError {
 fn check_labels(labels: &Labels) -> Result<(), BlockError> {
     let s = labels.as_slice();
     if s.iter().any(|l| l.name.is_empty() || l.value.is_empty()) {
-        return Err(invalid(format!(
-            "series {labels} has an empty label name or value"
-        )));
+        return Err(invalid(format!("series {labels} has an empty label name or value")));
     }
     if s.windows(2).any(|w| w[0].name >= w[1].name) {
-        return Err(invalid(format!(
-            "series {labels} has unsorted or duplicate label names"
-        )));
+        return Err(invalid(format!("series {labels} has unsorted or duplicate label names")));
     }
     Ok(())
 }
@@ -104,8 +90,7 @@ pub(crate) fn write_into(
     fs::create_dir(tmp).map_err(io_err(tmp))?;
     let chunks_path = tmp.join("chunks");
     let file = File::create(&chunks_path).map_err(io_err(&chunks_path))?;
-    let mut cw =
-        ChunkWriter::new(BufWriter::with_capacity(1 << 16, file)).map_err(io_err(&chunks_path))?;
+    let mut cw = ChunkWriter::new(BufWriter::with_capacity(1 << 16, file)).map_err(io_err(&chunks_path))?;
     let mut symbols = Symbols::default();
     let mut recs: Vec<SeriesRec> = Vec::new();
     let mut stats = BlockStats::default();
@@ -113,21 +98,15 @@ pub(crate) fn write_into(
 
     for (labels, samples) in series {
         if prev.as_ref().is_some_and(|p| *p >= labels) {
-            return Err(invalid(format!(
-                "series {labels} is not after the previous series"
-            )));
+            return Err(invalid(format!("series {labels} is not after the previous series")));
         }
         check_labels(&labels)?;
         for (i, &(t, _)) in samples.iter().enumerate() {
             if t < min_t || t >= max_t {
-                return Err(invalid(format!(
-                    "series {labels}: sample at {t} outside [{min_t}, {max_t})"
-                )));
+                return Err(invalid(format!("series {labels}: sample at {t} outside [{min_t}, {max_t})")));
             }
             if i > 0 && samples[i - 1].0 >= t {
-                return Err(invalid(format!(
-                    "series {labels}: timestamps not increasing at {t}"
-                )));
+                return Err(invalid(format!("series {labels}: timestamps not increasing at {t}")));
             }
         }
         if samples.is_empty() {
@@ -147,23 +126,13 @@ pub(crate) fn write_into(
             }
             let run = &samples[i..i + k];
             let chunk_ref = cw.commit().map_err(io_err(&chunks_path))?;
-            chunks.push(ChunkMeta {
-                min_t: run[0].0,
-                max_t: run[k - 1].0,
-                chunk_ref,
-            });
+            chunks.push(ChunkMeta { min_t: run[0].0, max_t: run[k - 1].0, chunk_ref });
             i += k;
         }
         stats.num_samples += samples.len() as u64;
         stats.num_chunks += chunks.len() as u64;
-        let syms = labels
-            .iter()
-            .map(|l| (symbols.intern(&l.name), symbols.intern(&l.value)))
-            .collect();
-        recs.push(SeriesRec {
-            labels: syms,
-            chunks,
-        });
+        let syms = labels.iter().map(|l| (symbols.intern(&l.name), symbols.intern(&l.value))).collect();
+        recs.push(SeriesRec { labels: syms, chunks });
         prev = Some(labels);
     }
     if stats.num_samples == 0 {
@@ -172,9 +141,7 @@ pub(crate) fn write_into(
     stats.num_series = recs.len() as u64;
 
     let w = cw.finish().map_err(io_err(&chunks_path))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| io_err(&chunks_path)(e.into_error()))?;
+    let file = w.into_inner().map_err(|e| io_err(&chunks_path)(e.into_error()))?;
     file.sync_all().map_err(io_err(&chunks_path))?;
     drop(file);
 
@@ -187,16 +154,8 @@ pub(crate) fn write_into(
     }
     let index_path = tmp.join("index");
     let file = File::create(&index_path).map_err(io_err(&index_path))?;
-    let w = write_index(
-        BufWriter::with_capacity(1 << 16, file),
-        &sorted,
-        &recs,
-        min_t,
-    )
-    .map_err(io_err(&index_path))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| io_err(&index_path)(e.into_error()))?;
+    let w = write_index(BufWriter::with_capacity(1 << 16, file), &sorted, &recs, min_t).map_err(io_err(&index_path))?;
+    let file = w.into_inner().map_err(|e| io_err(&index_path)(e.into_error()))?;
     file.sync_all().map_err(io_err(&index_path))?;
     drop(file);
 
@@ -209,10 +168,8 @@ pub(crate) fn write_into(
         version: FORMAT_VERSION,
     };
     let meta_path = tmp.join("meta.json");
-    let json = serde_json::to_vec_pretty(&meta).map_err(|e| BlockError::Io {
-        path: meta_path.clone(),
-        source: e.into(),
-    })?;
+    let json =
+        serde_json::to_vec_pretty(&meta).map_err(|e| BlockError::Io { path: meta_path.clone(), source: e.into() })?;
     write_synced(&meta_path, &json)?;
     sync_dir(tmp)?;
     Ok(Some(meta))
@@ -227,9 +184,7 @@ pub(crate) fn write_block(
     series: &mut dyn Iterator<Item = (Labels, Vec<(i64, f64)>)>,
 ) -> Result<Option<BlockMeta>, BlockError> {
     if min_t > max_t {
-        return Err(invalid(format!(
-            "block range [{min_t}, {max_t}) is reversed"
-        )));
+        return Err(invalid(format!("block range [{min_t}, {max_t}) is reversed")));
     }
     let ulid = ulid::Ulid::new().to_string();
     let tmp: PathBuf = parent.join(format!("{ulid}.tmp"));

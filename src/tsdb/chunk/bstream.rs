@@ -133,22 +133,10 @@ mod tests {
         let cases: &[WriteCase] = &[
             ("one bit", &[(1, 1)], &[0x80]),
             ("two fields", &[(0b10, 2), (0b111, 3)], &[0b1011_1000]),
-            (
-                "crosses a byte",
-                &[(0, 3), (0x1ff, 9)],
-                &[0b0001_1111, 0b1111_0000],
-            ),
+            ("crosses a byte", &[(0, 3), (0x1ff, 9)], &[0b0001_1111, 0b1111_0000]),
             ("masks high bits", &[(0xff, 4)], &[0xf0]),
-            (
-                "64 bits",
-                &[(0x0123_4567_89ab_cdef, 64)],
-                &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef],
-            ),
-            (
-                "64 bits unaligned",
-                &[(1, 1), (u64::MAX, 64)],
-                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80],
-            ),
+            ("64 bits", &[(0x0123_4567_89ab_cdef, 64)], &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]),
+            ("64 bits unaligned", &[(1, 1), (u64::MAX, 64)], &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]),
         ];
         for (name, writes, want) in cases {
             let mut buf = Vec::new();

@@ -34,52 +34,33 @@ fn known_encodings() {
     let cases: Vec<Case> = vec![
         ("empty", vec![], vec![0x00, 0x00]),
         // t0 = zigzag(1000) → d0 0f; exponent 0; mantissa zigzag(1) = 2; no exceptions.
-        (
-            "one sample",
-            vec![(1000, 1.0)],
-            vec![0x00, 0x01, 0xd0, 0x0f, 0x00, 0x02, 0x00],
-        ),
+        ("one sample", vec![(1000, 1.0)], vec![0x00, 0x01, 0xd0, 0x0f, 0x00, 0x02, 0x00]),
         // Delta-of-delta timestamps (Δ1 = 15000 → 98 75, dod 0) and mantissas (2, 2, 0).
         (
             "linear counter",
             vec![(0, 1.0), (15_000, 2.0), (30_000, 3.0)],
-            vec![
-                0x10, 0x03, 0x00, 0x98, 0x75, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00,
-            ],
+            vec![0x10, 0x03, 0x00, 0x98, 0x75, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00],
         ),
         // Grid step 15000 with residuals 3, −2, 1 (zigzag 6, 3, 2); all-zero mantissas.
         (
             "jittered grid",
             vec![(0, 0.0), (15_003, 0.0), (29_998, 0.0), (45_001, 0.0)],
-            vec![
-                0x01, 0x04, 0x00, 0x98, 0x75, 0x06, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            ],
+            vec![0x01, 0x04, 0x00, 0x98, 0x75, 0x06, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
         ),
         // Exponent −2 (zigzag 3); mantissas 25, 50, 150 as 25, +25, +100 (zigzag 200 → c8 01).
         (
             "two decimals",
             vec![(0, 0.25), (1, 0.5), (2, 1.5)],
-            vec![
-                0x00, 0x03, 0x00, 0x01, 0x00, 0x03, 0x32, 0x32, 0xc8, 0x01, 0x00,
-            ],
+            vec![0x00, 0x03, 0x00, 0x01, 0x00, 0x03, 0x32, 0x32, 0xc8, 0x01, 0x00],
         ),
         // The stale marker is an exception at position 1; its mantissa repeats 5.
         (
             "stale exception",
             vec![(0, 5.0), (10, f64::from_bits(STALE))],
-            vec![
-                0x00, 0x02, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
-                0x00, 0xf0, 0x7f,
-            ],
+            vec![0x00, 0x02, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x7f],
         ),
         // 0.1 + 0.2 needs 17 digits, beyond 2^53: XOR scheme, 64 raw bits.
-        (
-            "xor fallback",
-            vec![(0, 0.1 + 0.2)],
-            vec![
-                0x20, 0x01, 0x00, 0x3f, 0xd3, 0x33, 0x33, 0x33, 0x33, 0x33, 0x34,
-            ],
-        ),
+        ("xor fallback", vec![(0, 0.1 + 0.2)], vec![0x20, 0x01, 0x00, 0x3f, 0xd3, 0x33, 0x33, 0x33, 0x33, 0x33, 0x34]),
     ];
     for (name, samples, want) in cases {
         assert_eq!(enc(&samples), want, "{name}: encoding");
@@ -127,31 +108,12 @@ fn special_values_round_trip() {
     ];
     let runs: Vec<Vec<(i64, f64)>> = vec![
         // Only specials: XOR scheme.
-        specials
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| (i as i64, f64::from_bits(b)))
-            .collect(),
+        specials.iter().enumerate().map(|(i, &b)| (i as i64, f64::from_bits(b))).collect(),
         // A counter ending in a stale marker, and one with each special sprinkled in.
+        (0..100).map(|i| (i * 15_000, if i == 99 { f64::from_bits(STALE) } else { i as f64 })).collect(),
         (0..100)
             .map(|i| {
-                (
-                    i * 15_000,
-                    if i == 99 {
-                        f64::from_bits(STALE)
-                    } else {
-                        i as f64
-                    },
-                )
-            })
-            .collect(),
-        (0..100)
-            .map(|i| {
-                let v = if i % 15 == 3 {
-                    f64::from_bits(specials[i as usize / 15])
-                } else {
-                    i as f64 / 4.0
-                };
+                let v = if i % 15 == 3 { f64::from_bits(specials[i as usize / 15]) } else { i as f64 / 4.0 };
                 (i * 15_000, v)
             })
             .collect(),
@@ -160,18 +122,8 @@ fn special_values_round_trip() {
         assert_eq!(round_trip(&run), bits_of(&run));
     }
     // The counter with a stale marker stays on the decimal scheme.
-    let run: Vec<(i64, f64)> = (0..100)
-        .map(|i| {
-            (
-                i * 15_000,
-                if i == 99 {
-                    f64::from_bits(STALE)
-                } else {
-                    i as f64
-                },
-            )
-        })
-        .collect();
+    let run: Vec<(i64, f64)> =
+        (0..100).map(|i| (i * 15_000, if i == 99 { f64::from_bits(STALE) } else { i as f64 })).collect();
     assert_eq!(enc(&run)[0] >> 4, V_DEC_DOD);
 }
 
@@ -201,26 +153,12 @@ fn malformed_inputs_are_errors() {
         ("unknown timestamp scheme", vec![0x02, 0x00]),
         ("unknown value scheme", vec![0x30, 0x00]),
         ("trailing bytes", trailing),
-        (
-            "zero delta",
-            vec![0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
-        ),
+        ("zero delta", vec![0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]),
         ("exponent 23", vec![0x00, 0x01, 0x00, 0x2e, 0x00, 0x00]),
-        (
-            "exception past the end",
-            vec![
-                0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0,
-            ],
-        ),
-        (
-            "more exceptions than samples",
-            vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x02],
-        ),
+        ("exception past the end", vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("more exceptions than samples", vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x02]),
         ("grid step 0", vec![0x01, 0x03, 0x00, 0x00, 0x00, 0x00]),
-        (
-            "forged count",
-            vec![0x00, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00],
-        ),
+        ("forged count", vec![0x00, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]),
     ];
     for (name, bytes) in cases {
         let mut out = vec![(1, 1.0)];
@@ -236,11 +174,7 @@ fn malformed_inputs_are_errors() {
 
 #[test]
 fn decode_prefix_splits_concatenated_runs() {
-    let runs: Vec<Vec<(i64, f64)>> = vec![
-        vec![],
-        vec![(5, 0.5)],
-        vec![(1, 1.0), (2, f64::NAN), (3, 3.0)],
-    ];
+    let runs: Vec<Vec<(i64, f64)>> = vec![vec![], vec![(5, 0.5)], vec![(1, 1.0), (2, f64::NAN), (3, 3.0)]];
     let mut bytes = Vec::new();
     for run in &runs {
         encode(run, &mut bytes);
@@ -263,9 +197,7 @@ fn paged_zstd_size(runs: impl IntoIterator<Item = Vec<u8>>) -> usize {
     let mut page = Vec::with_capacity(PAGE);
     let mut flush = |page: &mut Vec<u8>| {
         if !page.is_empty() {
-            total += zstd::bulk::compress(page, 3)
-                .expect("zstd compresses")
-                .len();
+            total += zstd::bulk::compress(page, 3).expect("zstd compresses").len();
             page.clear();
         }
     };
@@ -281,10 +213,7 @@ fn paged_zstd_size(runs: impl IntoIterator<Item = Vec<u8>>) -> usize {
 
 #[test]
 fn density_on_node_exporter_workload() {
-    for (mode, bound) in [
-        (Timestamps::SharedScrape, 1.0),
-        (Timestamps::IndependentJitter, 1.5),
-    ] {
+    for (mode, bound) in [(Timestamps::SharedScrape, 1.0), (Timestamps::IndependentJitter, 1.5)] {
         let workload = node_exporter_workload(42, 1000, 480, mode);
         let samples: usize = workload.iter().map(Vec::len).sum();
         let started = std::time::Instant::now();
@@ -324,23 +253,12 @@ fn density_on_node_exporter_workload() {
 }
 
 fn increasing_run() -> impl Strategy<Value = Vec<(i64, f64)>> {
-    let delta = prop_oneof![
-        1u64..=3,
-        14_995u64..=15_005,
-        1u64..=1 << 20,
-        any::<u64>().prop_map(|d| d >> 1 | 1),
-    ];
+    let delta = prop_oneof![1u64..=3, 14_995u64..=15_005, 1u64..=1 << 20, any::<u64>().prop_map(|d| d >> 1 | 1),];
     let value = prop_oneof![
         any::<u64>().prop_map(f64::from_bits),
         (-1000i64..1000).prop_map(|i| i as f64),
         (-100_000i64..100_000).prop_map(|i| i as f64 / 100.0),
-        prop::sample::select(vec![
-            f64::NAN,
-            f64::from_bits(STALE),
-            f64::INFINITY,
-            -0.0,
-            0.0
-        ]),
+        prop::sample::select(vec![f64::NAN, f64::from_bits(STALE), f64::INFINITY, -0.0, 0.0]),
     ];
     // Decimal-friendly runs (counters and gauges) and arbitrary ones.
     let values = prop_oneof![
@@ -355,22 +273,20 @@ fn increasing_run() -> impl Strategy<Value = Vec<(i64, f64)>> {
                 .collect()
         }),
     ];
-    (any::<i64>(), values, proptest::collection::vec(delta, 300)).prop_map(
-        |(t0, values, deltas)| {
-            let mut t = t0;
-            let mut out = Vec::new();
-            for (v, d) in values.into_iter().zip(deltas) {
-                if !out.is_empty() {
-                    match t.checked_add_unsigned(d) {
-                        Some(next) => t = next,
-                        None => break,
-                    }
+    (any::<i64>(), values, proptest::collection::vec(delta, 300)).prop_map(|(t0, values, deltas)| {
+        let mut t = t0;
+        let mut out = Vec::new();
+        for (v, d) in values.into_iter().zip(deltas) {
+            if !out.is_empty() {
+                match t.checked_add_unsigned(d) {
+                    Some(next) => t = next,
+                    None => break,
                 }
-                out.push((t, v));
             }
-            out
-        },
-    )
+            out.push((t, v));
+        }
+        out
+    })
 }
 
 proptest! {

@@ -57,9 +57,7 @@ pub fn node_exporter_workload(
     let start = 1_700_000_000_000i64;
     let scrape_times = |rng: &mut Rng| -> Vec<i64> {
         let amp = rng.range(0, 5);
-        (0..samples as i64)
-            .map(|i| start + i * 15_000 + rng.range(-amp, amp))
-            .collect()
+        (0..samples as i64).map(|i| start + i * 15_000 + rng.range(-amp, amp)).collect()
     };
     let shared = scrape_times(&mut rng);
     let n_counters = series * 80 / 100;
@@ -85,9 +83,7 @@ pub fn node_exporter_workload(
     for g in 0..n_gauges {
         let ts = times(&mut rng);
         let kind = g % 3;
-        let set: Vec<f64> = (0..rng.range(2, 5))
-            .map(|_| rng.range(0, 64) as f64)
-            .collect();
+        let set: Vec<f64> = (0..rng.range(2, 5)).map(|_| rng.range(0, 64) as f64).collect();
         let mut v = match kind {
             0 => set[0],
             1 => rng.range(0, 10_000) as f64 / 100.0,
@@ -97,9 +93,7 @@ pub fn node_exporter_workload(
             ts.into_iter()
                 .map(|t| {
                     match kind {
-                        0 if rng.chance(0.1) => {
-                            v = set[rng.range(0, set.len() as i64 - 1) as usize]
-                        }
+                        0 if rng.chance(0.1) => v = set[rng.range(0, set.len() as i64 - 1) as usize],
                         1 if rng.chance(0.1) => v = rng.range(0, 10_000) as f64 / 100.0,
                         _ => {}
                     }

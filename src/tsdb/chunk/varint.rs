@@ -113,11 +113,7 @@ impl<'a> ByteReader<'a> {
     /// Reads eight bytes as a little-endian `u64`.
     #[inline]
     pub(crate) fn u64_le(&mut self) -> Option<u64> {
-        let bytes: [u8; 8] = self
-            .data
-            .get(self.pos..self.pos.checked_add(8)?)?
-            .try_into()
-            .ok()?;
+        let bytes: [u8; 8] = self.data.get(self.pos..self.pos.checked_add(8)?)?.try_into().ok()?;
         self.pos += 8;
         Some(u64::from_le_bytes(bytes))
     }
@@ -157,10 +153,7 @@ mod tests {
             (128, &[0x80, 0x01]),
             (300, &[0xac, 0x02]),
             (1000, &[0xe8, 0x07]),
-            (
-                u64::MAX,
-                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
-            ),
+            (u64::MAX, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
         ];
         for &(x, want) in cases {
             let mut out = Vec::new();
@@ -168,14 +161,7 @@ mod tests {
             assert_eq!(out, want, "{x}");
             assert_eq!(ByteReader::new(want).uvarint(), Ok(x));
         }
-        let zz: &[(i64, u64)] = &[
-            (0, 0),
-            (-1, 1),
-            (1, 2),
-            (-2, 3),
-            (i64::MAX, u64::MAX - 1),
-            (i64::MIN, u64::MAX),
-        ];
+        let zz: &[(i64, u64)] = &[(0, 0), (-1, 1), (1, 2), (-2, 3), (i64::MAX, u64::MAX - 1), (i64::MIN, u64::MAX)];
         for &(x, want) in zz {
             assert_eq!(zigzag(x), want);
             assert_eq!(unzigzag(want), x);
@@ -187,10 +173,7 @@ mod tests {
         let cases: &[(&[u8], VarintError)] = &[
             (&[], VarintError::Truncated),
             (&[0x80], VarintError::Truncated),
-            (
-                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
-                VarintError::Overflow,
-            ),
+            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], VarintError::Overflow),
             (&[0x80; 11], VarintError::Overflow),
         ];
         for &(bytes, want) in cases {

@@ -73,10 +73,7 @@ impl XorChunk {
         }
         let used_bits = it.reader.position();
         let used_bytes = HEADER_LEN + used_bits.div_ceil(8);
-        let mut kept = bytes
-            .get(..used_bytes)
-            .ok_or(ChunkError::Truncated("xor stream"))?
-            .to_vec();
+        let mut kept = bytes.get(..used_bytes).ok_or(ChunkError::Truncated("xor stream"))?.to_vec();
         let pad = (used_bytes - HEADER_LEN) * 8 - used_bits;
         if let Some(last) = kept.last_mut()
             && pad > 0
@@ -92,11 +89,7 @@ impl XorChunk {
             t: it.t,
             t_delta: it.t_delta,
             v_bits: it.v_bits,
-            leading: if it.window_seen {
-                it.leading
-            } else {
-                NO_WINDOW
-            },
+            leading: if it.window_seen { it.leading } else { NO_WINDOW },
             trailing: it.trailing,
         })
     }
@@ -138,8 +131,7 @@ impl XorChunk {
                 let dod = delta.wrapping_sub(self.t_delta) as i64;
                 let (prefix, prefix_len, field_len) = dod_bucket(dod);
                 self.writer.write_bits(&mut self.bytes, prefix, prefix_len);
-                self.writer
-                    .write_bits(&mut self.bytes, dod as u64, field_len);
+                self.writer.write_bits(&mut self.bytes, dod as u64, field_len);
                 self.write_value(v_bits);
                 self.t_delta = delta;
             }
@@ -158,13 +150,7 @@ impl XorChunk {
     /// Writes the XOR of `v_bits` against the previous value, updating the window.
     fn write_value(&mut self, v_bits: u64) {
         let x = v_bits ^ self.v_bits;
-        write_xor_value(
-            &mut self.writer,
-            &mut self.bytes,
-            x,
-            &mut self.leading,
-            &mut self.trailing,
-        );
+        write_xor_value(&mut self.writer, &mut self.bytes, x, &mut self.leading, &mut self.trailing);
     }
 
     /// Number of samples in the chunk.
@@ -237,10 +223,7 @@ impl ValueCode {
         if leading != NO_WINDOW && new_leading >= leading && new_trailing >= trailing {
             ValueCode::Reuse
         } else {
-            ValueCode::NewWindow {
-                leading: new_leading,
-                trailing: new_trailing,
-            }
+            ValueCode::NewWindow { leading: new_leading, trailing: new_trailing }
         }
     }
 
@@ -250,9 +233,7 @@ impl ValueCode {
         match self {
             ValueCode::Same => 1,
             ValueCode::Reuse => 2 + 64 - u32::from(leading) - u32::from(trailing),
-            ValueCode::NewWindow { leading, trailing } => {
-                2 + 5 + 6 + 64 - u32::from(leading) - u32::from(trailing)
-            }
+            ValueCode::NewWindow { leading, trailing } => 2 + 5 + 6 + 64 - u32::from(leading) - u32::from(trailing),
         }
     }
 }
@@ -260,13 +241,7 @@ impl ValueCode {
 /// Writes `x = bits(v) ^ bits(prev)` in the XOR value coding, updating the window
 /// (`leading == NO_WINDOW` for none).
 #[inline]
-pub(super) fn write_xor_value(
-    w: &mut BitWriter,
-    buf: &mut Vec<u8>,
-    x: u64,
-    leading: &mut u8,
-    trailing: &mut u8,
-) {
+pub(super) fn write_xor_value(w: &mut BitWriter, buf: &mut Vec<u8>, x: u64, leading: &mut u8, trailing: &mut u8) {
     match ValueCode::plan(x, *leading, *trailing) {
         ValueCode::Same => w.write_bit(buf, false),
         ValueCode::Reuse => {
@@ -274,10 +249,7 @@ pub(super) fn write_xor_value(
             let sig = 64 - u32::from(*leading) - u32::from(*trailing);
             w.write_bits(buf, x >> *trailing, sig);
         }
-        ValueCode::NewWindow {
-            leading: l,
-            trailing: t,
-        } => {
+        ValueCode::NewWindow { leading: l, trailing: t } => {
             *leading = l;
             *trailing = t;
             let sig = 64 - u32::from(l) - u32::from(t);
@@ -431,22 +403,13 @@ impl<'a> XorIterator<'a> {
         };
         let field = self.reader.read_bits(n).ok_or(TRUNC)?;
         // Fields above 2^(n−1) are negative (see `dod_bucket`).
-        let dod = if field > 1 << (n - 1) {
-            field as i64 - (1i64 << n)
-        } else {
-            field as i64
-        };
+        let dod = if field > 1 << (n - 1) { field as i64 - (1i64 << n) } else { field as i64 };
         Ok(dod)
     }
 
     /// Reads an XOR'd value and applies it.
     fn read_value(&mut self) -> Result<(), ChunkError> {
-        let new_window = read_xor_value(
-            &mut self.reader,
-            &mut self.v_bits,
-            &mut self.leading,
-            &mut self.trailing,
-        )?;
+        let new_window = read_xor_value(&mut self.reader, &mut self.v_bits, &mut self.leading, &mut self.trailing)?;
         self.window_seen |= new_window;
         Ok(())
     }
@@ -456,10 +419,7 @@ impl<'a> XorIterator<'a> {
         match self.read {
             0 => {
                 let t = varint::unzigzag(self.read_uvarint("first timestamp")?);
-                self.v_bits = self
-                    .reader
-                    .read_bits(64)
-                    .ok_or(ChunkError::Truncated("first value"))?;
+                self.v_bits = self.reader.read_bits(64).ok_or(ChunkError::Truncated("first value"))?;
                 self.first_t = t;
                 self.t = t;
             }

@@ -35,42 +35,22 @@ fn known_encodings() {
     let cases: Vec<Case> = vec![
         ("empty", vec![], vec![0x00, 0x00]),
         // zigzag(1000) = 2000 → d0 0f.
-        (
-            "one sample",
-            vec![(1000, 1.0)],
-            cat(&[&[0, 1, 0xd0, 0x0f], &one]),
-        ),
+        ("one sample", vec![(1000, 1.0)], cat(&[&[0, 1, 0xd0, 0x0f], &one])),
         // zigzag(−1) = 1.
         ("negative t0", vec![(-1, 0.0)], cat(&[&[0, 1, 0x01], &Z8])),
         // Δ1 = 1000 → e8 07, then a single 0 bit for the repeated value.
-        (
-            "two samples",
-            vec![(1000, 1.0), (2000, 1.0)],
-            cat(&[&[0, 2, 0xd0, 0x0f], &one, &[0xe8, 0x07, 0x00]]),
-        ),
+        ("two samples", vec![(1000, 1.0), (2000, 1.0)], cat(&[&[0, 2, 0xd0, 0x0f], &one, &[0xe8, 0x07, 0x00]])),
         // Bits 0 | 0 | 11 00001 001011 11111111111 → 30 97 ff c0.
         (
             "three samples",
             vec![(1000, 1.0), (2000, 1.0), (3000, 2.0)],
-            cat(&[
-                &[0, 3, 0xd0, 0x0f],
-                &one,
-                &[0xe8, 0x07, 0x30, 0x97, 0xff, 0xc0],
-            ]),
+            cat(&[&[0, 3, 0xd0, 0x0f], &one, &[0xe8, 0x07, 0x30, 0x97, 0xff, 0xc0]]),
         ),
         // dod = 10: bits 0 (v1) | 10 00000000001010 | 0 (v2), 18 bits:
         // 01000000 00000101 00(pad) → 40 05 00.
-        (
-            "dod +10",
-            vec![(0, 0.0), (10, 0.0), (30, 0.0)],
-            cat(&[&[0, 3, 0x00], &Z8, &[0x0a, 0x40, 0x05, 0x00]]),
-        ),
+        ("dod +10", vec![(0, 0.0), (10, 0.0), (30, 0.0)], cat(&[&[0, 3, 0x00], &Z8, &[0x0a, 0x40, 0x05, 0x00]])),
         // dod = −5: field 2^14 − 5 = 11111111111011; bits 0 | 10 11111111111011 | 0.
-        (
-            "dod -5",
-            vec![(0, 0.0), (10, 0.0), (15, 0.0)],
-            cat(&[&[0, 3, 0x00], &Z8, &[0x0a, 0x5f, 0xfd, 0x80]]),
-        ),
+        ("dod -5", vec![(0, 0.0), (10, 0.0), (15, 0.0)], cat(&[&[0, 3, 0x00], &Z8, &[0x0a, 0x5f, 0xfd, 0x80]])),
         // dod = 2^20 (just outside the 20-bit range): bits 0 | 1111 <64-bit 2^20> | 0.
         // 0 1111 then 43 zero bits, a one at stream bit 48, 20 zeros, the value 0 bit, pad.
         (
@@ -81,11 +61,7 @@ fn known_encodings() {
         // 1.0 → 1.5: x = 0x0008_0000_0000_0000, clz 12, ctz 51, sig 1, a new window:
         // 11 01100 000001 1. Then 1.5 → 1.0 (same x) after dod 0 reuses it: 0 | 10 1.
         // Stream: 11011000 00001101 01(pad) → d8 0d 40.
-        (
-            "window reuse",
-            vec![(0, 1.0), (1, 1.5), (2, 1.0)],
-            cat(&[&[0, 3, 0x00], &one, &[0x01, 0xd8, 0x0d, 0x40]]),
-        ),
+        ("window reuse", vec![(0, 1.0), (1, 1.5), (2, 1.0)], cat(&[&[0, 3, 0x00], &one, &[0x01, 0xd8, 0x0d, 0x40]])),
     ];
     for (name, samples, want) in cases {
         let c = encode(&samples);
@@ -120,11 +96,7 @@ fn dod_buckets_follow_bit_range() {
     for &(dod, want) in cases {
         assert_eq!(dod_bucket(dod).2, want, "dod {dod}");
         // Each boundary value must also survive the round trip through its bucket.
-        let samples = [
-            (0, 0.0),
-            (1_000_000, 0.0),
-            (2_000_000i64.wrapping_add(dod), 0.0),
-        ];
+        let samples = [(0, 0.0), (1_000_000, 0.0), (2_000_000i64.wrapping_add(dod), 0.0)];
         if samples[2].0 > samples[1].0 {
             let (got, err) = decode_all(encode(&samples).bytes());
             assert_eq!(err, None, "dod {dod}");
@@ -165,10 +137,7 @@ fn extreme_timestamps() {
         ("full range", vec![i64::MIN, 0, i64::MAX]),
         ("huge deltas", vec![-(1 << 62), 0, 1 << 62, (1 << 62) + 1]),
         ("min then max", vec![i64::MIN, i64::MAX]),
-        (
-            "tiny deltas",
-            vec![i64::MAX - 3, i64::MAX - 2, i64::MAX - 1, i64::MAX],
-        ),
+        ("tiny deltas", vec![i64::MAX - 3, i64::MAX - 2, i64::MAX - 1, i64::MAX]),
         ("negative", vec![-50_000, -35_000, -20_001, -5_000, 10_000]),
     ];
     for (name, ts) in cases {
@@ -211,15 +180,9 @@ fn truncation_yields_a_prefix() {
     for cut in 0..bytes.len() {
         let (got, err) = decode_all(&bytes[..cut]);
         let got = bits_of(&got);
-        assert!(
-            got.len() < want.len(),
-            "cut {cut}: decoded everything from a truncated chunk"
-        );
+        assert!(got.len() < want.len(), "cut {cut}: decoded everything from a truncated chunk");
         assert_eq!(got[..], want[..got.len()], "cut {cut}");
-        assert!(
-            matches!(err, Some(ChunkError::Truncated(_))),
-            "cut {cut}: {err:?}"
-        );
+        assert!(matches!(err, Some(ChunkError::Truncated(_))), "cut {cut}: {err:?}");
     }
     let (got, err) = decode_all(bytes);
     assert_eq!((bits_of(&got), err), (want, None));
@@ -249,26 +212,13 @@ fn corrupt_inputs_are_reported() {
         // Δ1 = 0: the second timestamp does not increase.
         ("zero delta", cat(&[&[0, 2, 0x00], &Z8, &[0x00, 0x00]])),
         // Value window with leading 31 and 0 (= 64) significant bits.
-        (
-            "window over 64 bits",
-            cat(&[
-                &[0, 2, 0x00],
-                &Z8,
-                &[0x01, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-            ]),
-        ),
+        ("window over 64 bits", cat(&[&[0, 2, 0x00], &Z8, &[0x01, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])),
     ];
     for (name, bytes) in cases {
         let (_, err) = decode_all(&bytes);
-        assert!(
-            matches!(err, Some(ChunkError::Corrupt(_))),
-            "{name}: {err:?}"
-        );
+        assert!(matches!(err, Some(ChunkError::Corrupt(_))), "{name}: {err:?}");
     }
-    assert!(matches!(
-        decode_all(&[0x00]).1,
-        Some(ChunkError::Truncated(_))
-    ));
+    assert!(matches!(decode_all(&[0x00]).1, Some(ChunkError::Truncated(_))));
 }
 
 #[test]
@@ -344,24 +294,20 @@ fn increasing_samples() -> impl Strategy<Value = Vec<(i64, u64)>> {
         any::<u64>().prop_map(|d| d >> 1 | 1),
         Just(1u64 << 62),
     ];
-    (
-        any::<i64>(),
-        proptest::collection::vec((delta, any::<u64>()), 0..200),
-    )
-        .prop_map(|(t0, steps)| {
-            let mut t = t0;
-            let mut out = Vec::new();
-            for (d, v) in steps {
-                // Stop at the end of the i64 range rather than wrap.
-                match t.checked_add_unsigned(d) {
-                    Some(next) if !out.is_empty() => t = next,
-                    _ if out.is_empty() => {}
-                    _ => break,
-                }
-                out.push((t, v));
+    (any::<i64>(), proptest::collection::vec((delta, any::<u64>()), 0..200)).prop_map(|(t0, steps)| {
+        let mut t = t0;
+        let mut out = Vec::new();
+        for (d, v) in steps {
+            // Stop at the end of the i64 range rather than wrap.
+            match t.checked_add_unsigned(d) {
+                Some(next) if !out.is_empty() => t = next,
+                _ if out.is_empty() => {}
+                _ => break,
             }
-            out
-        })
+            out.push((t, v));
+        }
+        out
+    })
 }
 
 proptest! {

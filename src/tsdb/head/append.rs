@@ -118,7 +118,8 @@ impl Appender {
             }
             if t < lt {
                 if !ooo_ok {
-                    return Err(AppendError::OutOfOrder);
+                    // With a window configured, Prometheus calls a sample beyond it too old.
+                    return Err(if window > 0 { AppendError::TooOld } else { AppendError::OutOfOrder });
                 }
                 ooo = true;
             }
