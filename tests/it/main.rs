@@ -1,6 +1,7 @@
 //! Whole-system tests of Cairn: one test binary with a module per area.
 
 mod crash;
+mod format_compat;
 mod tsdb;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
