@@ -137,10 +137,29 @@ fn bit_len(u: u64) -> u64 {
 /// step plus as many whole steps as `r` rounds to. Encoder and decoder share this.
 #[inline]
 fn advance_grid(g: i64, step: i64, r: i64) -> i64 {
+    // Callers guarantee step ≥ 1; clamping keeps the divisions below panic-free regardless.
+    let step = step.max(1);
+    // Fast path in i64 (no 128-bit division) whenever nothing overflows; the result is the
+    // same as the exact computation below, which also wraps to i64 at the end.
+    if let Some(shifted) = r.checked_add(step / 2) {
+        let skipped = shifted.div_euclid(step);
+        if let Some(jump) = skipped.checked_add(1).and_then(|k| k.checked_mul(step)) {
+            return g.wrapping_add(jump);
+        }
+    }
     let (step, r) = (i128::from(step), i128::from(r));
     let skipped = (r + step / 2).div_euclid(step);
     // Truncating to i64 is the wrapping arithmetic both sides use.
     (i128::from(g) + (1 + skipped) * step) as i64
+}
+
+/// `a / b` rounded half up, for `a ≥ 0`, `b ≥ 1`; in 64 bits when the operands allow.
+#[inline]
+fn round_div(a: i128, b: i128) -> i128 {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) if b > 0 && a < u64::MAX / 2 => i128::from((a + b / 2) / b),
+        _ => (a + b / 2) / b.max(1),
+    }
 }
 
 /// The grid step for a run: the median delta refined by the average over the whole run.
@@ -158,13 +177,10 @@ fn grid_step(samples: &[(i64, f64)]) -> Option<i64> {
     if median < 1 {
         return None;
     }
-    let intervals: i128 = deltas
-        .iter()
-        .map(|&d| ((d + median / 2) / median).max(1))
-        .sum();
+    let intervals: i128 = deltas.iter().map(|&d| round_div(d, median).max(1)).sum();
     let (first, last) = (samples.first()?.0, samples.last()?.0);
     let span = i128::from(last) - i128::from(first);
-    let step = (span + intervals / 2) / intervals;
+    let step = round_div(span, intervals);
     (step >= 1 && step <= i128::from(i64::MAX)).then_some(step as i64)
 }
 
