@@ -291,6 +291,18 @@ fn increasing_run() -> impl Strategy<Value = Vec<(i64, f64)>> {
 
 proptest! {
     #[test]
+    fn advance_grid_matches_exact_arithmetic(
+        g in any::<i64>(),
+        step in prop_oneof![1i64..100_000, 1i64..=i64::MAX],
+        r in prop_oneof![-100_000i64..100_000, any::<i64>()],
+    ) {
+        // The definition from docs/format/columnar.md, in 128 bits, wrapped to 64.
+        let (gw, sw, rw) = (i128::from(g), i128::from(step), i128::from(r));
+        let exact = (gw + (1 + (rw + sw / 2).div_euclid(sw)) * sw) as i64;
+        prop_assert_eq!(advance_grid(g, step, r), exact);
+    }
+
+    #[test]
     fn round_trips_exactly(run in increasing_run()) {
         prop_assert_eq!(round_trip(&run), bits_of(&run));
     }
