@@ -61,14 +61,20 @@ impl Workload {
                     kinds.push(Kind::Bucket(b as u32));
                 }
             } else {
-                let name =
-                    if gauge { format!("node_gauge_{}", i % 37) } else { format!("node_cpu_seconds_total_{}", i % 53) };
+                // Within a host, (metric, cpu) is unique: metric = local % k, cpu = local / k.
+                let local = i % 1000;
+                let k = if gauge { 37 } else { 53 };
+                let name = if gauge {
+                    format!("node_gauge_{}", local % k)
+                } else {
+                    format!("node_cpu_seconds_total_{}", local % k)
+                };
                 labels.push(
                     Labels::from_pairs(&[
                         ("__name__", name.as_str()),
                         ("instance", instance.as_str()),
                         ("job", "node"),
-                        ("cpu", &(i % 16).to_string()),
+                        ("cpu", &(local / k).to_string()),
                         ("mode", ["user", "system", "idle", "iowait"][i % 4]),
                     ])
                     .expect("valid labels"),

@@ -36,8 +36,8 @@ const MAX_EXP: i32 = 22;
 const EXACT_INT: f64 = 9_007_199_254_740_992.0; // 2^53
 /// Powers of ten exact in `f64`.
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 
 /// Appends the encoding of `samples` (strictly increasing timestamps) to `out`.
@@ -94,11 +94,7 @@ fn varint_err(what: &'static str) -> impl Fn(VarintError) -> ChunkError {
     }
 }
 
-fn decode_run(
-    r: &mut ByteReader<'_>,
-    out: &mut Vec<(i64, f64)>,
-    orig: usize,
-) -> Result<(), ChunkError> {
+fn decode_run(r: &mut ByteReader<'_>, out: &mut Vec<(i64, f64)>, orig: usize) -> Result<(), ChunkError> {
     let scheme = r.byte().ok_or(ChunkError::Truncated("columnar scheme"))?;
     let (ts_scheme, v_scheme) = (scheme & 0x0f, scheme >> 4);
     if ts_scheme > TS_GRID || v_scheme > V_XOR {
@@ -168,10 +164,7 @@ fn grid_step(samples: &[(i64, f64)]) -> Option<i64> {
     if samples.len() < 3 {
         return None;
     }
-    let mut deltas: Vec<i128> = samples
-        .windows(2)
-        .map(|w| i128::from(w[1].0) - i128::from(w[0].0))
-        .collect();
+    let mut deltas: Vec<i128> = samples.windows(2).map(|w| i128::from(w[1].0) - i128::from(w[0].0)).collect();
     let mid = deltas.len() / 2;
     let median = *deltas.select_nth_unstable(mid).1;
     if median < 1 {
@@ -196,11 +189,7 @@ fn encode_timestamps(samples: &[(i64, f64)], out: &mut Vec<u8>) -> u8 {
     let mut prev_delta = 0u64;
     for (i, w) in samples.windows(2).enumerate() {
         let delta = w[1].0.wrapping_sub(w[0].0) as u64;
-        dod_cost += if i == 0 {
-            bit_len(delta)
-        } else {
-            bit_len(zigzag(delta.wrapping_sub(prev_delta) as i64))
-        };
+        dod_cost += if i == 0 { bit_len(delta) } else { bit_len(zigzag(delta.wrapping_sub(prev_delta) as i64)) };
         prev_delta = delta;
     }
     if let Some(step) = grid_step(samples) {
@@ -302,10 +291,7 @@ fn to_decimal(v: f64) -> Option<(i64, i32)> {
         }
         for e in 1..=MAX_EXP {
             let m = v / POW10[e as usize];
-            if m.fract() == 0.0
-                && m.abs() < EXACT_INT
-                && from_decimal(m as i64, e).to_bits() == v.to_bits()
-            {
+            if m.fract() == 0.0 && m.abs() < EXACT_INT && from_decimal(m as i64, e).to_bits() == v.to_bits() {
                 return Some((m as i64, e));
             }
         }
@@ -353,13 +339,8 @@ impl DecimalPlan {
             decimals.push(d);
         }
         let exp = decimals.iter().flatten().map(|d| d.1).min()?;
-        let mut plan = DecimalPlan {
-            exp,
-            mantissas: Vec::with_capacity(n),
-            exceptions: Vec::new(),
-            dod: false,
-            cost: 0,
-        };
+        let mut plan =
+            DecimalPlan { exp, mantissas: Vec::with_capacity(n), exceptions: Vec::new(), dod: false, cost: 0 };
         let mut scaled: Vec<Option<i64>> = Vec::with_capacity(n);
         for (i, (d, &(_, v))) in decimals.iter().zip(samples).enumerate() {
             let m = d.and_then(|(m, e)| {
@@ -386,11 +367,7 @@ impl DecimalPlan {
         for (i, w) in plan.mantissas.windows(2).enumerate() {
             let delta = w[1].wrapping_sub(w[0]);
             delta_cost += bit_len(zigzag(delta));
-            dod_cost += bit_len(zigzag(if i == 0 {
-                delta
-            } else {
-                delta.wrapping_sub(prev_delta)
-            }));
+            dod_cost += bit_len(zigzag(if i == 0 { delta } else { delta.wrapping_sub(prev_delta) }));
             prev_delta = delta;
         }
         plan.dod = dod_cost < delta_cost;
@@ -431,11 +408,7 @@ fn xor_cost(samples: &[(i64, f64)]) -> u64 {
         let x = w[0].1.to_bits() ^ w[1].1.to_bits();
         let code = ValueCode::plan(x, leading, trailing);
         cost += u64::from(code.bits(leading, trailing));
-        if let ValueCode::NewWindow {
-            leading: l,
-            trailing: t,
-        } = code
-        {
+        if let ValueCode::NewWindow { leading: l, trailing: t } = code {
             (leading, trailing) = (l, t);
         }
     }
@@ -464,11 +437,7 @@ fn encode_values(samples: &[(i64, f64)], out: &mut Vec<u8>) -> u8 {
     V_XOR
 }
 
-fn decode_decimal_values(
-    r: &mut ByteReader<'_>,
-    dod: bool,
-    values: &mut [(i64, f64)],
-) -> Result<(), ChunkError> {
+fn decode_decimal_values(r: &mut ByteReader<'_>, dod: bool, values: &mut [(i64, f64)]) -> Result<(), ChunkError> {
     let exp = r.varint().map_err(varint_err("decimal exponent"))?;
     if !(-i64::from(MAX_EXP)..=i64::from(MAX_EXP)).contains(&exp) {
         return Err(ChunkError::Corrupt("decimal exponent out of range"));
@@ -510,16 +479,13 @@ fn decode_xor_values(r: &mut ByteReader<'_>, values: &mut [(i64, f64)]) -> Resul
     let mut bits = 0u64;
     for (i, sample) in values.iter_mut().enumerate() {
         if i == 0 {
-            bits = br
-                .read_bits(64)
-                .ok_or(ChunkError::Truncated("first value"))?;
+            bits = br.read_bits(64).ok_or(ChunkError::Truncated("first value"))?;
         } else {
             read_xor_value(&mut br, &mut bits, &mut leading, &mut trailing)?;
         }
         sample.1 = f64::from_bits(bits);
     }
-    r.skip(br.position().div_ceil(8))
-        .ok_or(ChunkError::Truncated("xor values"))
+    r.skip(br.position().div_ceil(8)).ok_or(ChunkError::Truncated("xor values"))
 }
 
 #[cfg(test)]
