@@ -116,10 +116,15 @@ impl Db {
         let metrics = Arc::new(Metrics::default());
         delete_leftovers(&dir);
         let blocks = load_blocks(&dir)?;
-        let head = Arc::new(Head::new(
-            HeadOptions { chunk_range: opts.block_range, ooo_window: opts.ooo_window, ..HeadOptions::default() },
-            metrics.clone(),
-        ));
+        let chunks_dir = dir.join("chunks_head");
+        let head = Arc::new(
+            Head::with_chunks_dir(
+                HeadOptions { chunk_range: opts.block_range, ooo_window: opts.ooo_window, ..HeadOptions::default() },
+                metrics.clone(),
+                &chunks_dir,
+            )
+            .map_err(io_err(&chunks_dir))?,
+        );
         if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.set_min_valid_time(maxt);
         }
@@ -372,7 +377,7 @@ impl Inner {
         let series = head.all_series_sorted();
         let tombstones = head.tombstones.read().clone();
         let mut it = series.iter().filter_map(|s| {
-            let samples = series_samples(s, mint, maxt, tombstones.get(s.series_ref));
+            let samples = series_samples(head, s, mint, maxt, tombstones.get(s.series_ref));
             if samples.is_empty() {
                 return None;
             }
@@ -445,7 +450,8 @@ impl Inner {
                 self.metrics.time_retentions.fetch_add((before - blocks.len()) as u64, Relaxed);
             }
             if self.opts.retention_size > 0 {
-                let wal_bytes = self.wal.lock().size_bytes();
+                // As Prometheus: blocks, WAL and head chunk files count.
+                let wal_bytes = self.wal.lock().size_bytes() + self.head.chunks_disk_bytes();
                 let mut total: u64 = wal_bytes + blocks.iter().map(|b| b.size_bytes()).sum::<u64>();
                 while total > self.opts.retention_size && !blocks.is_empty() {
                     let b = blocks.remove(0);
@@ -473,6 +479,7 @@ impl Inner {
 /// The samples of a head series in `[mint, maxt)`, merged with its out-of-order samples and
 /// without deleted ones.
 fn series_samples(
+    head: &Head,
     s: &MemSeries,
     mint: i64,
     maxt: i64,
@@ -482,7 +489,8 @@ fn series_samples(
     let mut out = Vec::new();
     for c in &d.sealed {
         if c.max_t >= mint && c.min_t < maxt {
-            out.extend(XorIterator::new(&c.bytes).filter(|x| x.0 >= mint && x.0 < maxt));
+            let bytes = head.chunk_bytes(c);
+            out.extend(XorIterator::new(bytes.as_slice()).filter(|x| x.0 >= mint && x.0 < maxt));
         }
     }
     if let Some(c) = &d.open {

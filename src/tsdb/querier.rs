@@ -153,7 +153,7 @@ impl Source {
                 tomb
             }
             Source::Head { chunk: HeadChunkSnapshot::Xor { bytes, .. }, tomb } => {
-                out.extend(XorIterator::new(bytes));
+                out.extend(XorIterator::new(bytes.as_slice()));
                 tomb
             }
             Source::Head { chunk: HeadChunkSnapshot::Samples(s), tomb } => {

@@ -6,10 +6,13 @@
 //! applied under the isolation lock so that a query sees all of a commit or none of it.
 
 mod append;
+mod chunk_mapper;
 mod read;
 mod wal_replay;
 
 pub use append::Appender;
+pub(crate) use chunk_mapper::ChunkBytes;
+use chunk_mapper::{ChunkLoc, ChunkMapper};
 pub(crate) use read::HeadChunkSnapshot;
 pub(crate) use wal_replay::Replayer;
 
@@ -86,12 +89,12 @@ impl Symbols {
     }
 }
 
-/// A completed, immutable head chunk.
+/// A completed, immutable head chunk: its time range and where its bytes are.
 #[derive(Clone, Debug)]
 pub(crate) struct SealedChunk {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
-    pub(crate) bytes: Arc<[u8]>,
+    loc: ChunkLoc,
 }
 
 /// The samples of one series.
@@ -105,23 +108,22 @@ pub(crate) struct SeriesData {
 
 impl SeriesData {
     /// The newest in-order sample.
+    ///
+    /// The open chunk holds it: a chunk is sealed only when the next sample starts a new
+    /// one, and truncation drops the open chunk only together with every older chunk.
     pub(crate) fn last(&self) -> Option<(i64, f64)> {
-        self.open.as_ref().and_then(|c| c.last()).or_else(|| {
-            // The open chunk is only absent before the first sample or after truncation
-            // removed it; then the last sealed chunk holds the newest sample.
-            self.sealed.last().and_then(|c| crate::tsdb::chunk::XorIterator::new(&c.bytes).last())
-        })
+        self.open.as_ref().and_then(|c| c.last())
     }
 
     /// Appends an in-order sample, cutting chunks at 120 samples and at multiples of
     /// `chunk_range`. Returns whether a new chunk was started.
-    fn append(&mut self, t: i64, v: f64, chunk_range: i64) -> bool {
+    fn append(&mut self, t: i64, v: f64, chunk_range: i64, mapper: Option<&ChunkMapper>) -> bool {
         let mut cut = false;
         if let Some(c) = &self.open {
             let first = c.first_time().unwrap_or(t);
             let boundary = (first.div_euclid(chunk_range) + 1).saturating_mul(chunk_range);
             if c.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= boundary {
-                self.seal();
+                self.seal(mapper);
                 cut = true;
             }
         }
@@ -133,11 +135,15 @@ impl SeriesData {
         cut
     }
 
-    fn seal(&mut self) {
+    fn seal(&mut self, mapper: Option<&ChunkMapper>) {
         if let Some(c) = self.open.take()
             && let (Some(min_t), Some((max_t, _))) = (c.first_time(), c.last())
         {
-            self.sealed.push(SealedChunk { min_t, max_t, bytes: Arc::from(c.bytes()) });
+            let loc = match mapper {
+                Some(m) => m.write(c.bytes(), max_t),
+                None => ChunkLoc::Heap(Arc::from(c.bytes())),
+            };
+            self.sealed.push(SealedChunk { min_t, max_t, loc });
         }
     }
 
@@ -172,7 +178,7 @@ impl SeriesData {
 
     /// Bytes held by the samples (approximate heap size).
     fn heap_size(&self) -> usize {
-        self.sealed.iter().map(|c| c.bytes.len() + 16).sum::<usize>()
+        self.sealed.iter().map(|c| if let ChunkLoc::Heap(b) = &c.loc { b.len() + 16 } else { 0 }).sum::<usize>()
             + self.sealed.capacity() * std::mem::size_of::<SealedChunk>()
             + self.open.as_ref().map_or(0, |c| c.heap_size())
             + self.ooo.capacity() * 16
@@ -221,16 +227,67 @@ struct MemPostings {
     all: RoaringTreemap,
 }
 
+/// Series by label hash: one map for the common case, another for hash collisions.
+#[derive(Default)]
+struct HashBuckets {
+    first: FastMap<u64, Arc<MemSeries>>,
+    more: FastMap<u64, Vec<Arc<MemSeries>>>,
+}
+
+impl HashBuckets {
+    fn find(&self, hash: u64, mut eq: impl FnMut(&MemSeries) -> bool) -> Option<&Arc<MemSeries>> {
+        let first = self.first.get(&hash)?;
+        if eq(first) {
+            return Some(first);
+        }
+        self.more.get(&hash)?.iter().find(|s| eq(s))
+    }
+
+    fn insert(&mut self, s: Arc<MemSeries>) {
+        match self.first.entry(s.hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.entry(s.hash).or_default().push(s),
+        }
+    }
+
+    fn remove(&mut self, s: &MemSeries) {
+        let (hash, r) = (s.hash, s.series_ref);
+        if let Some(more) = self.more.get_mut(&hash) {
+            more.retain(|x| x.series_ref != r);
+            if self.first.get(&hash).is_some_and(|f| f.series_ref == r) {
+                if let Some(next) = more.pop() {
+                    self.first.insert(hash, next);
+                }
+            }
+            if more.is_empty() {
+                self.more.remove(&hash);
+            }
+            return;
+        }
+        if self.first.get(&hash).is_some_and(|f| f.series_ref == r) {
+            self.first.remove(&hash);
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.first.capacity()
+    }
+}
+
 /// One stripe of the series maps.
 #[derive(Default)]
 struct Stripe {
     by_ref: RwLock<FastMap<u64, Arc<MemSeries>>>,
-    by_hash: RwLock<FastMap<u64, Vec<Arc<MemSeries>>>>,
+    by_hash: RwLock<HashBuckets>,
 }
 
 /// The in-memory head of the database.
 pub struct Head {
     opts: HeadOptions,
+    /// Writes full chunks to disk (`None`: they stay on the heap).
+    mapper: Option<ChunkMapper>,
     stripes: Box<[Stripe]>,
     postings: RwLock<MemPostings>,
     pub(crate) symbols: Symbols,
@@ -246,10 +303,25 @@ pub struct Head {
 }
 
 impl Head {
-    /// An empty head.
+    /// An empty head keeping every chunk in memory.
     pub fn new(opts: HeadOptions, metrics: Arc<Metrics>) -> Head {
+        Self::build(opts, metrics, None)
+    }
+
+    /// An empty head that writes full chunks to `chunks_dir` (emptied first) and maps them
+    /// for reading, keeping resident memory low.
+    pub fn with_chunks_dir(
+        opts: HeadOptions,
+        metrics: Arc<Metrics>,
+        chunks_dir: &std::path::Path,
+    ) -> std::io::Result<Head> {
+        Ok(Self::build(opts, metrics, Some(ChunkMapper::open(chunks_dir)?)))
+    }
+
+    fn build(opts: HeadOptions, metrics: Arc<Metrics>, mapper: Option<ChunkMapper>) -> Head {
         let n = opts.stripes.max(1).next_power_of_two();
         Head {
+            mapper,
             stripes: (0..n).map(|_| Stripe::default()).collect(),
             opts,
             postings: RwLock::default(),
@@ -314,10 +386,9 @@ impl Head {
     }
 
     fn find(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        let stripe = self.stripe(hash).by_hash.read();
-        let bucket = stripe.get(&hash)?;
+        let buckets = self.stripe(hash).by_hash.read();
         let syms = self.symbols.read();
-        bucket.iter().find(|s| s.labels_eq(&syms, labels)).cloned()
+        buckets.find(hash, |s| s.labels_eq(&syms, labels)).cloned()
     }
 
     /// Creates the series (with reference `want_ref` when replaying), unless another thread
@@ -326,9 +397,9 @@ impl Head {
         let ids: Box<[u32]> =
             labels.iter().flat_map(|l| [self.symbols.intern(&l.name), self.symbols.intern(&l.value)]).collect();
         let mut by_hash = self.stripe(hash).by_hash.write();
-        if let Some(bucket) = by_hash.get(&hash) {
+        {
             let syms = self.symbols.read();
-            if let Some(s) = bucket.iter().find(|s| s.labels_eq(&syms, labels)) {
+            if let Some(s) = by_hash.find(hash, |s| s.labels_eq(&syms, labels)) {
                 return (s.clone(), false);
             }
         }
@@ -346,7 +417,7 @@ impl Head {
             wal_logged: AtomicBool::new(want_ref.is_some()),
             data: Mutex::new(SeriesData::default()),
         });
-        by_hash.entry(hash).or_default().push(s.clone());
+        by_hash.insert(s.clone());
         self.stripe(series_ref).by_ref.write().insert(series_ref, s.clone());
         drop(by_hash);
         {
@@ -380,7 +451,7 @@ impl Head {
         let last = d.last();
         let in_order = last.is_none_or(|(lt, _)| t > lt);
         if in_order && !ooo {
-            if d.append(t, v, self.opts.chunk_range) {
+            if d.append(t, v, self.opts.chunk_range, self.mapper.as_ref()) {
                 self.metrics.head_chunks.fetch_add(1, Relaxed);
             }
             return true;
@@ -436,6 +507,9 @@ impl Head {
                 n += 1;
             }
         }
+        if let Some(m) = &self.mapper {
+            m.truncate(mint);
+        }
         self.min_time.store(new_min, Relaxed);
         if new_min == i64::MAX {
             self.max_time.store(i64::MIN, Relaxed);
@@ -457,6 +531,21 @@ impl Head {
         n
     }
 
+    /// The bytes of a sealed chunk.
+    pub(crate) fn chunk_bytes(&self, c: &SealedChunk) -> ChunkBytes {
+        match (&self.mapper, &c.loc) {
+            (Some(m), loc) => m.resolve(loc),
+            (None, ChunkLoc::Heap(b)) => ChunkBytes::Heap(b.clone()),
+            // Mapped locations only exist with a mapper.
+            (None, ChunkLoc::Mapped { .. }) => ChunkBytes::Heap(Arc::from(&[0u8, 0][..])),
+        }
+    }
+
+    /// Bytes of head chunk files on disk.
+    pub fn chunks_disk_bytes(&self) -> u64 {
+        self.mapper.as_ref().map_or(0, |m| m.size_bytes())
+    }
+
     /// Removes an empty series from the maps and postings if nobody else holds it.
     fn remove_if_unused(&self, s: Arc<MemSeries>) -> bool {
         let mut by_hash = self.stripe(s.hash).by_hash.write();
@@ -466,12 +555,7 @@ impl Head {
             return false;
         }
         by_ref.remove(&s.series_ref);
-        if let Some(bucket) = by_hash.get_mut(&s.hash) {
-            bucket.retain(|x| x.series_ref != s.series_ref);
-            if bucket.is_empty() {
-                by_hash.remove(&s.hash);
-            }
-        }
+        by_hash.remove(&s);
         drop(by_ref);
         drop(by_hash);
         let mut p = self.postings.write();
@@ -499,12 +583,12 @@ impl Head {
         let mut bytes = 0;
         for st in self.stripes.iter() {
             let m = st.by_ref.read();
-            bytes += m.capacity() * 24;
+            bytes += m.capacity() * 17;
             for s in m.values() {
                 bytes += std::mem::size_of::<MemSeries>() + 16 + s.label_ids.len() * 4;
                 bytes += s.data.lock().heap_size();
             }
-            bytes += st.by_hash.read().capacity() * 40;
+            bytes += st.by_hash.read().capacity() * 17;
         }
         let p = self.postings.read();
         bytes += p.all.serialized_size();

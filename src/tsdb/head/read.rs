@@ -1,6 +1,6 @@
 //! Reading the head: label lookups and consistent snapshots of selected series.
 
-use super::Head;
+use super::{ChunkBytes, Head};
 use crate::model::{Labels, Matcher};
 use crate::tsdb::postings::{self, IndexLookup};
 use crate::tsdb::tombstones::Intervals;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub(crate) enum HeadChunkSnapshot {
     /// XOR-encoded bytes (a sealed chunk shared, or a copy of the open chunk).
-    Xor { min_t: i64, max_t: i64, bytes: Arc<[u8]> },
+    Xor { min_t: i64, max_t: i64, bytes: ChunkBytes },
     /// Out-of-order samples, sorted.
     Samples(Arc<[(i64, f64)]>),
 }
@@ -90,7 +90,7 @@ impl Head {
             let mut chunks = Vec::new();
             for c in &d.sealed {
                 if c.max_t >= mint && c.min_t <= maxt {
-                    chunks.push(HeadChunkSnapshot::Xor { min_t: c.min_t, max_t: c.max_t, bytes: c.bytes.clone() });
+                    chunks.push(HeadChunkSnapshot::Xor { min_t: c.min_t, max_t: c.max_t, bytes: self.chunk_bytes(c) });
                 }
             }
             if let Some(c) = &d.open
@@ -98,7 +98,7 @@ impl Head {
                 && max_t >= mint
                 && min_t <= maxt
             {
-                chunks.push(HeadChunkSnapshot::Xor { min_t, max_t, bytes: Arc::from(c.bytes()) });
+                chunks.push(HeadChunkSnapshot::Xor { min_t, max_t, bytes: ChunkBytes::Heap(Arc::from(c.bytes())) });
             }
             let lo = d.ooo.partition_point(|s| s.0 < mint);
             let hi = d.ooo.partition_point(|s| s.0 <= maxt);

@@ -1,0 +1,210 @@
+//! Full head chunks written to disk and memory-mapped for reading, so the head's resident
+//! memory holds only open chunks and metadata (Prometheus's `chunks_head`).
+//!
+//! Files `chunks_head/000001`, ... are preallocated (sparse) to [`FILE_SIZE`] and mapped
+//! read-only once; chunks are appended with positioned writes, which the shared page cache
+//! makes visible through the map. The directory is scratch space: the head is rebuilt from
+//! the WAL on start, so the files are removed on open. A file is deleted once every chunk in
+//! it is older than the head; readers still holding its map keep it valid.
+
+use parking_lot::Mutex;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Size of each chunk file.
+pub(crate) const FILE_SIZE: u64 = 128 << 20;
+
+/// Where a sealed chunk's bytes are.
+#[derive(Clone, Debug)]
+pub(crate) enum ChunkLoc {
+    /// On the heap (no mapper, or writing to disk failed).
+    Heap(Arc<[u8]>),
+    /// In chunk file `file` at `off`, `len` bytes.
+    Mapped { file: u32, off: u32, len: u32 },
+}
+
+/// A chunk's bytes as handed to a query: shared, immutable.
+#[derive(Clone, Debug)]
+pub(crate) enum ChunkBytes {
+    /// Heap bytes.
+    Heap(Arc<[u8]>),
+    /// A range of a mapped file.
+    Mapped { map: Arc<memmap2::Mmap>, off: u32, len: u32 },
+}
+
+impl ChunkBytes {
+    /// The bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Heap(b) => b,
+            ChunkBytes::Mapped { map, off, len } => {
+                let (s, e) = (*off as usize, *off as usize + *len as usize);
+                map.get(s..e).unwrap_or(&[])
+            }
+        }
+    }
+}
+
+struct MappedFile {
+    index: u32,
+    map: Arc<memmap2::Mmap>,
+    /// Newest sample time of any chunk in the file.
+    max_t: i64,
+}
+
+struct Inner {
+    files: Vec<MappedFile>,
+    current: Option<File>,
+    offset: u64,
+    next_index: u32,
+}
+
+/// Writes sealed chunks to disk and resolves their locations.
+pub(crate) struct ChunkMapper {
+    dir: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl ChunkMapper {
+    /// Prepares `dir`, removing files of a previous run.
+    pub(crate) fn open(dir: &Path) -> std::io::Result<ChunkMapper> {
+        if dir.exists() {
+            fs::remove_dir_all(dir)?;
+        }
+        fs::create_dir_all(dir)?;
+        Ok(ChunkMapper {
+            dir: dir.to_path_buf(),
+            inner: Mutex::new(Inner { files: Vec::new(), current: None, offset: 0, next_index: 1 }),
+        })
+    }
+
+    fn cut(&self, inner: &mut Inner) -> std::io::Result<()> {
+        let index = inner.next_index;
+        let path = self.dir.join(format!("{index:06}"));
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+        file.set_len(FILE_SIZE)?;
+        // SAFETY: the file is private to this process (a scratch directory recreated on
+        // open). Regions are written once, before any location pointing into them is handed
+        // out, and never rewritten; deleting the file only unlinks it, the map stays valid.
+        let map = unsafe { memmap2::MmapOptions::new().len(FILE_SIZE as usize).map(&file)? };
+        inner.files.push(MappedFile { index, map: Arc::new(map), max_t: i64::MIN });
+        inner.current = Some(file);
+        inner.offset = 0;
+        inner.next_index += 1;
+        Ok(())
+    }
+
+    /// Writes a full chunk whose newest sample is at `max_t`; falls back to the heap if the
+    /// disk write fails.
+    pub(crate) fn write(&self, bytes: &[u8], max_t: i64) -> ChunkLoc {
+        match self.try_write(bytes, max_t) {
+            Ok(loc) => loc,
+            Err(e) => {
+                tracing::warn!(error = %e, "writing a head chunk to disk failed; keeping it in memory");
+                ChunkLoc::Heap(Arc::from(bytes))
+            }
+        }
+    }
+
+    fn try_write(&self, bytes: &[u8], max_t: i64) -> std::io::Result<ChunkLoc> {
+        let len = bytes.len() as u64;
+        if len >= FILE_SIZE {
+            return Ok(ChunkLoc::Heap(Arc::from(bytes)));
+        }
+        let mut inner = self.inner.lock();
+        if inner.current.is_none() || inner.offset + len > FILE_SIZE {
+            self.cut(&mut inner)?;
+        }
+        let off = inner.offset;
+        if let Some(f) = &inner.current {
+            f.write_all_at(bytes, off)?;
+        }
+        inner.offset += len;
+        let last = inner.files.len() - 1;
+        let file = &mut inner.files[last];
+        file.max_t = file.max_t.max(max_t);
+        Ok(ChunkLoc::Mapped { file: file.index, off: off as u32, len: len as u32 })
+    }
+
+    /// The bytes at `loc`.
+    pub(crate) fn resolve(&self, loc: &ChunkLoc) -> ChunkBytes {
+        match loc {
+            ChunkLoc::Heap(b) => ChunkBytes::Heap(b.clone()),
+            ChunkLoc::Mapped { file, off, len } => {
+                let inner = self.inner.lock();
+                match inner.files.binary_search_by_key(file, |f| f.index) {
+                    Ok(i) => ChunkBytes::Mapped { map: inner.files[i].map.clone(), off: *off, len: *len },
+                    // Only files whose chunks were all truncated away are deleted, so a live
+                    // location always resolves; an empty chunk is the safe answer otherwise.
+                    Err(_) => ChunkBytes::Heap(Arc::from(&[0u8, 0][..])),
+                }
+            }
+        }
+    }
+
+    /// Deletes files whose chunks are all older than `mint` (never the file being written).
+    pub(crate) fn truncate(&self, mint: i64) {
+        let mut inner = self.inner.lock();
+        let keep_from = inner.files.len().saturating_sub(1);
+        let mut i = 0;
+        while i < keep_from.min(inner.files.len()) {
+            if inner.files[i].max_t < mint {
+                let f = inner.files.remove(i);
+                let path = self.dir.join(format!("{:06}", f.index));
+                if let Err(e) = fs::remove_file(&path) {
+                    tracing::warn!(file = %path.display(), error = %e, "removing a head chunk file");
+                }
+                continue;
+            }
+            i += 1;
+        }
+    }
+
+    /// Bytes of chunk files on disk (written so far).
+    pub(crate) fn size_bytes(&self) -> u64 {
+        let inner = self.inner.lock();
+        inner.files.len().saturating_sub(1) as u64 * FILE_SIZE + inner.offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_resolve_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = ChunkMapper::open(&dir.path().join("chunks_head")).unwrap();
+        let a = m.write(&[1, 2, 3], 10);
+        let b = m.write(&[4, 5], 20);
+        assert_eq!(m.resolve(&a).as_slice(), &[1, 2, 3]);
+        assert_eq!(m.resolve(&b).as_slice(), &[4, 5]);
+        assert!(matches!(a, ChunkLoc::Mapped { file: 1, off: 0, len: 3 }));
+        // The current file is never deleted.
+        m.truncate(100);
+        assert_eq!(m.resolve(&b).as_slice(), &[4, 5]);
+        // Reopening clears the scratch directory.
+        drop(m);
+        let m = ChunkMapper::open(&dir.path().join("chunks_head")).unwrap();
+        assert_eq!(m.size_bytes(), 0);
+        assert_eq!(fs::read_dir(dir.path().join("chunks_head")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn old_files_are_deleted_but_held_maps_stay_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = ChunkMapper::open(dir.path()).unwrap();
+        let big = vec![7u8; (FILE_SIZE / 2 + 1) as usize];
+        let a = m.write(&big, 10); // file 1
+        let held = m.resolve(&a);
+        let b = m.write(&big, 20); // file 2 (does not fit in file 1)
+        assert!(matches!(b, ChunkLoc::Mapped { file: 2, .. }));
+        m.truncate(15);
+        assert!(!dir.path().join("000001").exists());
+        assert!(dir.path().join("000002").exists());
+        assert_eq!(held.as_slice().len(), big.len());
+        assert!(held.as_slice().iter().all(|&x| x == 7));
+    }
+}
