@@ -256,10 +256,10 @@ impl HashBuckets {
         let (hash, r) = (s.hash, s.series_ref);
         if let Some(more) = self.more.get_mut(&hash) {
             more.retain(|x| x.series_ref != r);
-            if self.first.get(&hash).is_some_and(|f| f.series_ref == r) {
-                if let Some(next) = more.pop() {
-                    self.first.insert(hash, next);
-                }
+            if self.first.get(&hash).is_some_and(|f| f.series_ref == r)
+                && let Some(next) = more.pop()
+            {
+                self.first.insert(hash, next);
             }
             if more.is_empty() {
                 self.more.remove(&hash);
