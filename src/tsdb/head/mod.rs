@@ -601,3 +601,58 @@ impl Head {
         bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(r: u64, hash: u64) -> Arc<MemSeries> {
+        Arc::new(MemSeries {
+            series_ref: r,
+            hash,
+            label_ids: Box::new([]),
+            wal_logged: AtomicBool::new(false),
+            data: Mutex::new(SeriesData::default()),
+        })
+    }
+
+    #[test]
+    fn hash_buckets_handle_collisions() {
+        let mut b = HashBuckets::default();
+        let (a, c, d) = (series(1, 7), series(2, 7), series(3, 7));
+        b.insert(a.clone());
+        b.insert(c.clone());
+        b.insert(d.clone());
+        b.insert(series(4, 8));
+        for r in [1, 2, 3] {
+            assert_eq!(b.find(7, |s| s.series_ref == r).map(|s| s.series_ref), Some(r));
+        }
+        // Removing the first-slot entry promotes a collided one.
+        b.remove(&a);
+        assert!(b.find(7, |s| s.series_ref == 1).is_none());
+        assert_eq!(b.find(7, |s| s.series_ref == 2).map(|s| s.series_ref), Some(2));
+        assert_eq!(b.find(7, |s| s.series_ref == 3).map(|s| s.series_ref), Some(3));
+        b.remove(&d);
+        b.remove(&c);
+        assert!(b.find(7, |_| true).is_none());
+        assert!(b.more.is_empty());
+        assert_eq!(b.find(8, |_| true).map(|s| s.series_ref), Some(4));
+    }
+
+    #[test]
+    fn chunks_are_cut_at_120_samples_and_at_range_boundaries() {
+        let head = Head::new(HeadOptions { chunk_range: 1000, ..HeadOptions::default() }, Arc::default());
+        let (s, created) = head.get_or_create(&crate::labels!("a" => "1"));
+        assert!(created);
+        for t in 0..130 {
+            assert!(head.apply(&s, t, t as f64, false));
+        }
+        // 120 samples fill the first chunk; the boundary at 1000 cuts another.
+        assert_eq!(s.data.lock().sealed.len(), 1);
+        assert!(head.apply(&s, 1000, 0.0, false));
+        let d = s.data.lock();
+        assert_eq!(d.sealed.len(), 2);
+        assert_eq!((d.sealed[1].min_t, d.sealed[1].max_t), (120, 129));
+        assert_eq!(d.open.as_ref().and_then(|c| c.first_time()), Some(1000));
+    }
+}
