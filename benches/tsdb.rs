@@ -171,9 +171,10 @@ fn report() {
     let n = series_count();
     // Head memory: 2h of samples per series (a steady-state head holds 1.5–3h).
     let dir = tempfile::tempdir().expect("tempdir");
+    // The workload's own label strings are allocated before the baseline.
+    let mut w = Workload::new(n);
     let rss0 = rss_bytes();
     let db = Db::open(dir.path(), opts()).expect("open");
-    let mut w = Workload::new(n);
     let samples = ingest(&db, &mut w, 0, 480);
     let rss1 = rss_bytes();
     let heap = db.head().heap_size();
