@@ -90,7 +90,7 @@ pub fn check_failure<'a>(eval: &Eval, res: &'a Result<Outcome, String>) -> Resul
         (Some(m), Err(e)) if m.matches(e) => Ok(None),
         (Some(m), Err(e)) => Err(format!("error {e:?} does not fit the expected {m}")),
         (Some(m), Ok(o)) => Err(format!("expected an error ({m}), got {}", show_value(&o.value))),
-        (None, Err(e)) => Err(format!("unexpected error: {e}")),
+        (None, Err(e)) => Err(format!("unexpected error: {e} (expected {})", show_expected(&eval.expected))),
         (None, Ok(o)) => Ok(Some(o)),
     }
 }

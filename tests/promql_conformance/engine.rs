@@ -92,7 +92,10 @@ impl Engine for NoEngine {
     }
 }
 
-/// The engine under test. This is the one place to change when the evaluator lands.
+/// The engine under test. This is the one place to change when the evaluator lands: add a
+/// `struct Cairn(cairn::promql::Engine)` implementing [`Engine`] here (each method forwards
+/// to the real engine over `db` and maps its result into [`Value`] and its annotations into
+/// rendered strings) and return it instead of [`NoEngine`].
 pub fn engine() -> Box<dyn Engine> {
     Box::new(NoEngine)
 }
