@@ -1,0 +1,101 @@
+//! The adapter between the conformance runner and a PromQL engine.
+//!
+//! The runner only talks to [`Engine`]; wiring the real evaluator is a change to [`engine`]
+//! alone.
+
+use cairn::model::Labels;
+use cairn::tsdb::Db;
+
+/// A query result, as the PromQL HTTP API would type it.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A scalar (`1 + 2`, `scalar(x)`, `time()`).
+    Scalar(f64),
+    /// A string literal result (`"foo"`).
+    String(String),
+    /// An instant vector: one value per series, in the order the engine produced them
+    /// (the order matters for `expect ordered`).
+    Vector(Vec<(Labels, f64)>),
+    /// A range vector or range-query result: per series its `(timestamp ms, value)` points in
+    /// time order. The series order is checked for range queries (sorted by labels).
+    Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+}
+
+/// A successful query: its value and its annotations.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The result.
+    pub value: Value,
+    /// Warning annotations, each rendered as Prometheus does:
+    /// `PromQL warning: <message> (<line>:<col>)`, position 1-based in bytes of the query text.
+    /// Duplicates (same text apart from the position) should already be removed.
+    pub warnings: Vec<String>,
+    /// Info annotations, rendered `PromQL info: <message> (<line>:<col>)`.
+    pub infos: Vec<String>,
+}
+
+impl Outcome {
+    /// An outcome without annotations.
+    #[allow(dead_code)]
+    pub fn plain(value: Value) -> Outcome {
+        Outcome { value, warnings: Vec::new(), infos: Vec::new() }
+    }
+}
+
+/// What the runner needs from a PromQL engine. Errors are Prometheus's error text
+/// (`err.Error()` in Go), because `expect fail msg:` compares it exactly.
+///
+/// Engine settings the scripts assume (FORMAT.md section 12): 5m lookback, 1m default subquery
+/// step, `@`/negative offset, experimental functions and syntax all enabled, delayed name
+/// removal, `__type__`/`__unit__` dropped with the name.
+pub trait Engine {
+    /// Parses `query` with every experimental syntax switched on; `Err` carries the parse
+    /// error. The runner calls this before evaluating, so that a parse error is never taken
+    /// for the evaluation error an `expect fail` wants.
+    fn check_syntax(&self, query: &str) -> Result<(), String>;
+
+    /// Evaluates `query` as an instant query at `t_ms`.
+    fn instant(&self, db: &Db, query: &str, t_ms: i64) -> Result<Outcome, String>;
+
+    /// Evaluates `query` as a range query over `start_ms..=end_ms` with `step_ms`.
+    /// The result is a [`Value::Matrix`] (a scalar expression yields one series without
+    /// labels), sorted by label set.
+    fn range(&self, db: &Db, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<Outcome, String>;
+
+    /// Rewrites `query` so that every vector selector, matrix selector and subquery without an
+    /// `@` modifier gets `@ <at_ms/1000>` (selectors inside an `@`-carrying subquery are left
+    /// alone), and prints it back as PromQL. `None` means the engine cannot do this yet: the
+    /// runner then skips the `@`-pinned re-evaluations and says its figure is partial.
+    fn pin_at(&self, query: &str, at_ms: i64) -> Option<String>;
+}
+
+/// The placeholder until the evaluator exists: every query fails.
+pub struct NoEngine;
+
+const NO_ENGINE: &str = "no PromQL engine yet";
+
+impl Engine for NoEngine {
+    fn check_syntax(&self, _query: &str) -> Result<(), String> {
+        Err(NO_ENGINE.to_string())
+    }
+
+    fn instant(&self, _db: &Db, _query: &str, _t_ms: i64) -> Result<Outcome, String> {
+        Err(NO_ENGINE.to_string())
+    }
+
+    fn range(&self, _db: &Db, _query: &str, _s: i64, _e: i64, _step: i64) -> Result<Outcome, String> {
+        Err(NO_ENGINE.to_string())
+    }
+
+    fn pin_at(&self, _query: &str, _at_ms: i64) -> Option<String> {
+        None
+    }
+}
+
+/// The engine under test. This is the one place to change when the evaluator lands: add a
+/// `struct Cairn(cairn::promql::Engine)` implementing [`Engine`] here (each method forwards
+/// to the real engine over `db` and maps its result into [`Value`] and its annotations into
+/// rendered strings) and return it instead of [`NoEngine`].
+pub fn engine() -> Box<dyn Engine> {
+    Box::new(NoEngine)
+}
