@@ -1,14 +1,14 @@
 //! Rebuilding the head from the WAL.
 
-use super::Head;
+use super::{FastMap, Head, MemSeries};
 use crate::tsdb::wal::record::Record;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Replay state: WAL references mapped to head series (they can differ when a series was
 /// logged twice under different references).
 #[derive(Default)]
 pub(crate) struct Replayer {
-    refs: HashMap<u64, u64>,
+    refs: FastMap<u64, Arc<MemSeries>>,
     /// Samples whose series record was never seen.
     pub(crate) unknown_refs: u64,
     /// Samples read.
@@ -24,13 +24,12 @@ impl Replayer {
                 for s in series {
                     let hash = s.labels.stable_hash();
                     let (ms, _) = head.create(hash, &s.labels, Some(s.series_ref));
-                    self.refs.insert(s.series_ref, ms.series_ref);
+                    self.refs.insert(s.series_ref, ms);
                 }
             }
             Record::Samples(samples) => {
                 let min_valid = head.min_valid_time.load(std::sync::atomic::Ordering::Relaxed);
                 let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-                let mut current: Option<(u64, std::sync::Arc<super::MemSeries>)> = None;
                 for s in samples {
                     self.samples += 1;
                     // Below persisted time a sample is only kept as out-of-order data.
@@ -38,24 +37,11 @@ impl Replayer {
                     if ooo && head.opts.ooo_window == 0 {
                         continue;
                     }
-                    let Some(&r) = self.refs.get(&s.series_ref) else {
+                    let Some(series) = self.refs.get(&s.series_ref) else {
                         self.unknown_refs += 1;
                         continue;
                     };
-                    let series = match &current {
-                        Some((cr, ms)) if *cr == r => ms.clone(),
-                        _ => match head.series_by_ref(r) {
-                            Some(ms) => {
-                                current = Some((r, ms.clone()));
-                                ms
-                            }
-                            None => {
-                                self.unknown_refs += 1;
-                                continue;
-                            }
-                        },
-                    };
-                    if head.apply(&series, s.t, s.v, ooo) {
+                    if head.apply(series, s.t, s.v, ooo) {
                         mint = mint.min(s.t);
                         maxt = maxt.max(s.t);
                     }
@@ -67,8 +53,8 @@ impl Replayer {
             Record::Tombstones(stones) => {
                 let mut ts = head.tombstones.write();
                 for st in stones {
-                    if let Some(&r) = self.refs.get(&st.series_ref) {
-                        ts.add(r, st.mint, st.maxt);
+                    if let Some(ms) = self.refs.get(&st.series_ref) {
+                        ts.add(ms.series_ref, st.mint, st.maxt);
                     }
                 }
             }
