@@ -22,10 +22,8 @@ impl Checker<'_> {
     fn expect_type(&self, e: &mut Expr, want: ValueType, context: &str) -> Result<(), ParseError> {
         let got = self.check(e)?;
         if got != want {
-            return Err(self.err(
-                e.pos(),
-                format!("expected type {} in {context}, got {}", want.documented(), got.documented()),
-            ));
+            return Err(self
+                .err(e.pos(), format!("expected type {} in {context}, got {}", want.documented(), got.documented())));
         }
         Ok(())
     }
@@ -122,20 +120,23 @@ impl Checker<'_> {
             if b.op.is_set_operator() && m.card == VectorMatchCardinality::OneToOne {
                 m.card = VectorMatchCardinality::ManyToMany;
             }
-            if m.on {
-                if let Some(l) = m.matching_labels.iter().find(|l| m.include.contains(l)) {
-                    return Err(self.err(
-                        op_range,
-                        format!("label {} must not occur in ON and GROUP clause at once", go_quote(l)),
-                    ));
-                }
+            if m.on
+                && let Some(l) = m.matching_labels.iter().find(|l| m.include.contains(l))
+            {
+                return Err(
+                    self.err(op_range, format!("label {} must not occur in ON and GROUP clause at once", go_quote(l)))
+                );
             }
         }
         if lt != ValueType::Scalar && lt != ValueType::Vector {
-            return Err(self.err(b.lhs.pos(), "binary expression must contain only scalar and instant vector types".into()));
+            return Err(
+                self.err(b.lhs.pos(), "binary expression must contain only scalar and instant vector types".into())
+            );
         }
         if rt != ValueType::Scalar && rt != ValueType::Vector {
-            return Err(self.err(b.rhs.pos(), "binary expression must contain only scalar and instant vector types".into()));
+            return Err(
+                self.err(b.rhs.pos(), "binary expression must contain only scalar and instant vector types".into())
+            );
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         if let Some(m) = b.matching.as_ref() {
@@ -144,9 +145,7 @@ impl Checker<'_> {
                     return Err(self.err(pos, "vector matching only allowed between instant vectors".into()));
                 }
                 if m.fill.lhs.is_some() || m.fill.rhs.is_some() {
-                    return Err(
-                        self.err(pos, "filling in missing series only allowed between instant vectors".into())
-                    );
+                    return Err(self.err(pos, "filling in missing series only allowed between instant vectors".into()));
                 }
             } else if b.op.is_set_operator() {
                 if matches!(m.card, VectorMatchCardinality::OneToMany | VectorMatchCardinality::ManyToOne) {
@@ -178,10 +177,9 @@ impl Checker<'_> {
         let got = c.args.len();
         if f.variadic == 0 {
             if nargs != got {
-                return Err(self.err(
-                    pos,
-                    format!("expected {nargs} argument(s) in call to {}, got {got}", go_quote(f.name)),
-                ));
+                return Err(
+                    self.err(pos, format!("expected {nargs} argument(s) in call to {}, got {got}", go_quote(f.name)))
+                );
             }
         } else {
             let min = nargs - 1;

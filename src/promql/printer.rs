@@ -250,7 +250,8 @@ fn fmt_offset(offset: Option<&DurationValue>, f: &mut Formatter<'_>) -> fmt::Res
                 || match &d.kind {
                     DurationExprKind::Binary { .. } => false,
                     DurationExprKind::Neg(inner) => {
-                        inner.wrapped || !matches!(inner.kind, DurationExprKind::Binary { .. } | DurationExprKind::Neg(_))
+                        inner.wrapped
+                            || !matches!(inner.kind, DurationExprKind::Binary { .. } | DurationExprKind::Neg(_))
                     }
                     _ => true,
                 };
@@ -286,14 +287,18 @@ impl Display for DurationExpr {
                 let right = *op == DurationOp::Pow;
                 let lp = match &lhs.kind {
                     _ if lhs.wrapped => false,
-                    DurationExprKind::Binary { op: l, .. } => l.precedence() < prec || (l.precedence() == prec && right),
+                    DurationExprKind::Binary { op: l, .. } => {
+                        l.precedence() < prec || (l.precedence() == prec && right)
+                    }
                     DurationExprKind::Neg(_) => right,
                     DurationExprKind::Number(n) => right && n.value.is_sign_negative(),
                     _ => false,
                 };
                 let rp = match &rhs.kind {
                     _ if rhs.wrapped => false,
-                    DurationExprKind::Binary { op: r, .. } => r.precedence() < prec || (r.precedence() == prec && !right),
+                    DurationExprKind::Binary { op: r, .. } => {
+                        r.precedence() < prec || (r.precedence() == prec && !right)
+                    }
                     _ => false,
                 };
                 fmt_paren_if(lhs, lp, f)?;

@@ -46,7 +46,8 @@ fn test_dir() -> Option<PathBuf> {
 fn eval_expr(line: &str) -> Option<String> {
     let instant = regex::Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$").ok()?;
     let range =
-        regex::Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$").ok()?;
+        regex::Regex::new(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
+            .ok()?;
     if let Some(c) = instant.captures(line) {
         return c.get(3).map(|m| m.as_str().to_string());
     }
@@ -107,7 +108,10 @@ fn every_upstream_eval_expression_round_trips() {
                 // Printing is canonical: a second round gives the same text.
                 assert_eq!(again.to_string(), printed, "{}:{}", e.file, e.line);
             }
-            Ok(again) => failures.push(format!("{}:{}: {}\n    printed: {printed} (different tree)\n{tree:?}\n{again:?}", e.file, e.line, e.expr)),
+            Ok(again) => failures.push(format!(
+                "{}:{}: {}\n    printed: {printed} (different tree)\n{tree:?}\n{again:?}",
+                e.file, e.line, e.expr
+            )),
             Err(err) => failures.push(format!("{}:{}: {}\n    printed: {printed}\n    {err}", e.file, e.line, e.expr)),
         }
     }

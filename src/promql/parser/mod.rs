@@ -6,6 +6,12 @@
 
 use crate::model::{MatchType, Matcher};
 
+mod duration;
+mod literals;
+
+use literals::{go_percent_f, short_quote};
+pub use literals::{parse_number, unquote};
+
 use super::ParserOptions;
 use super::ast::*;
 use super::error::ParseError;
@@ -422,7 +428,9 @@ impl<'a> Parser<'a> {
                 Some(TokenKind::Comma) => {
                     let comma = self.advance()?;
                     if self.kind() == Some(TokenKind::RightParen) {
-                        return Err(self.err_at(Self::range(comma), "trailing commas not allowed in function call args"));
+                        return Err(
+                            self.err_at(Self::range(comma), "trailing commas not allowed in function call args")
+                        );
                     }
                 }
                 Some(TokenKind::RightParen) => {
@@ -449,12 +457,10 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("aggregation", ""));
         }
         let mut args = self.parse_call_body()?;
-        if !modifier_first {
-            if let Some(TokenKind::Keyword(kw @ (Keyword::By | Keyword::Without))) = self.kind() {
-                self.advance()?;
-                without = kw == Keyword::Without;
-                grouping = self.parse_grouping()?;
-            }
+        if !modifier_first && let Some(TokenKind::Keyword(kw @ (Keyword::By | Keyword::Without))) = self.kind() {
+            self.advance()?;
+            without = kw == Keyword::Without;
+            grouping = self.parse_grouping()?;
         }
         let pos = PosRange::new(op_tok.start, self.last_closing);
         if args.is_empty() {
@@ -465,7 +471,9 @@ impl<'a> Parser<'a> {
             if op.is_experimental() && !self.opts.enable_experimental_functions {
                 return Err(self.err_at(
                     pos,
-                    format!("{op}() is experimental and must be enabled with --enable-feature=promql-experimental-functions"),
+                    format!(
+                        "{op}() is experimental and must be enabled with --enable-feature=promql-experimental-functions"
+                    ),
                 ));
             }
             desired = 2;
@@ -612,7 +620,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(TokenKind::At) => {
                     self.advance()?;
-                    let at = self.parse_at()?;
+                    let at = self.parse_at(e.pos())?;
                     self.set_at(&mut e, at)?;
                 }
                 Some(TokenKind::Keyword(kw @ (Keyword::Anchored | Keyword::Smoothed))) => {
@@ -647,7 +655,9 @@ impl<'a> Parser<'a> {
                     return Err(self.err_at(PosRange::new(open.start, close.end), msg));
                 }
                 let Expr::VectorSelector(selector) = e else {
-                    return Err(self.err_at(PosRange::new(open.start, close.end), "ranges only allowed for vector selectors"));
+                    return Err(
+                        self.err_at(PosRange::new(open.start, close.end), "ranges only allowed for vector selectors")
+                    );
                 };
                 let pos = PosRange::new(selector.pos.start, close.end);
                 Ok(Expr::MatrixSelector(MatrixSelector { selector, range, pos }))
@@ -675,20 +685,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse_at(&mut self) -> PResult<AtModifier> {
+    fn parse_at(&mut self, target: PosRange) -> PResult<AtModifier> {
         if let Some(TokenKind::Keyword(kw @ (Keyword::Start | Keyword::End))) = self.kind() {
             self.advance()?;
             self.expect(TokenKind::LeftParen, "@", "timestamp")?;
             self.expect(TokenKind::RightParen, "@", "timestamp")?;
             return Ok(if kw == Keyword::Start { AtModifier::Start } else { AtModifier::End });
         }
-        let start = self.cur()?.start;
         let secs = self.parse_signed_number("@", "timestamp")?;
         if !secs.is_finite() || secs >= i64::MAX as f64 || secs <= i64::MIN as f64 {
-            return Err(self.err_at(
-                PosRange::new(start, self.last_closing),
-                format!("timestamp out of bounds for @ modifier: {}", go_percent_f(secs)),
-            ));
+            return Err(self.err_at(target, format!("timestamp out of bounds for @ modifier: {}", go_percent_f(secs))));
         }
         Ok(AtModifier::Timestamp(secs_to_ms(secs)))
     }
@@ -748,7 +754,9 @@ impl<'a> Parser<'a> {
         let vs = match e {
             Expr::VectorSelector(vs) => vs,
             Expr::MatrixSelector(ms) => &mut ms.selector,
-            Expr::Subquery(_) => return Err(self.err_at(pos, format!("{name} modifier is not supported for subqueries"))),
+            Expr::Subquery(_) => {
+                return Err(self.err_at(pos, format!("{name} modifier is not supported for subqueries")));
+            }
             _ => return Err(self.err_at(pos, format!("{name} modifier not implemented"))),
         };
         if anchored {
@@ -760,207 +768,6 @@ impl<'a> Parser<'a> {
             return Err(self.err_at(pos, "anchored and smoothed modifiers cannot be used together"));
         }
         Ok(())
-    }
-
-    // ---- Durations. ----
-
-    fn can_start_duration(&mut self) -> bool {
-        match self.kind() {
-            Some(
-                TokenKind::Number
-                | TokenKind::Duration
-                | TokenKind::Add
-                | TokenKind::Sub
-                | TokenKind::LeftParen
-                | TokenKind::Keyword(Keyword::Step | Keyword::Range | Keyword::Start | Keyword::End),
-            ) => true,
-            Some(TokenKind::Identifier) => {
-                let t = self.tok.as_ref().ok().copied();
-                t.is_some_and(|t| matches!(self.text(t), "min_of" | "max_of"))
-            }
-            _ => false,
-        }
-    }
-
-    /// A range or subquery step: a duration expression whose literal value must be positive.
-    fn parse_positive_duration(&mut self, ctx: &str, exp: &str) -> PResult<DurationValue> {
-        let d = self.parse_duration_expr(0, ctx, exp)?;
-        if let DurationExprKind::Number(n) = &d.kind {
-            if n.value <= 0.0 {
-                return Err(self.err_at(n.pos, "duration must be greater than 0"));
-            }
-        }
-        self.to_duration_value(d)
-    }
-
-    fn to_duration_value(&self, d: DurationExpr) -> PResult<DurationValue> {
-        match d.kind {
-            DurationExprKind::Number(n) => Ok(DurationValue::Fixed(secs_to_ms(n.value))),
-            _ => {
-                if !self.opts.enable_duration_expressions {
-                    return Err(self.err_at(d.pos, "experimental duration expression is not enabled"));
-                }
-                Ok(DurationValue::Expr(Box::new(d)))
-            }
-        }
-    }
-
-    /// The value of `offset`: a signed literal, `step()`, `range()`, `min_of`/`max_of`, or a
-    /// parenthesised duration expression. Unlike inside brackets, a bare literal is not
-    /// continued by arithmetic: `x offset 1m + 1m` is `(x offset 1m) + 1m`.
-    fn parse_offset_duration(&mut self) -> PResult<DurationValue> {
-        const CTX: &str = "offset";
-        const EXP: &str = "number, duration, step(), or range()";
-        if !self.can_start_duration() {
-            return Err(self.unexpected(CTX, EXP));
-        }
-        let mut neg = None;
-        if let Some(k @ (TokenKind::Add | TokenKind::Sub)) = self.kind() {
-            let t = self.advance()?;
-            neg = Some((k == TokenKind::Sub, t.start));
-        }
-        let wrapped = self.kind() == Some(TokenKind::LeftParen);
-        let mut d = self.parse_duration_primary(CTX, EXP)?;
-        if wrapped && neg.is_none() {
-            // A parenthesised expression may continue with duration arithmetic.
-            d = self.continue_duration_binary(d, 0, CTX, EXP)?;
-        }
-        if let Some((is_neg, start)) = neg {
-            d = negate_duration(d, is_neg, start);
-        }
-        if let DurationExprKind::Number(n) = &d.kind {
-            if n.value.abs() > MAX_DURATION_SECS {
-                return Err(self.err_at(n.pos, "duration out of range"));
-            }
-        }
-        self.to_duration_value(d)
-    }
-
-    fn duration_op(&self) -> Option<DurationOp> {
-        Some(match self.kind()? {
-            TokenKind::Add => DurationOp::Add,
-            TokenKind::Sub => DurationOp::Sub,
-            TokenKind::Mul => DurationOp::Mul,
-            TokenKind::Div => DurationOp::Div,
-            TokenKind::Mod => DurationOp::Mod,
-            TokenKind::Pow => DurationOp::Pow,
-            _ => return None,
-        })
-    }
-
-    fn parse_duration_expr(&mut self, min_prec: u8, ctx: &str, exp: &str) -> PResult<DurationExpr> {
-        self.enter()?;
-        let saved = self.depth;
-        let lhs = if let Some(k @ (TokenKind::Add | TokenKind::Sub)) = self.kind() {
-            let t = self.advance()?;
-            let operand = self.parse_duration_expr(DurationOp::Pow.precedence(), ctx, exp)?;
-            negate_duration(operand, k == TokenKind::Sub, t.start)
-        } else {
-            self.parse_duration_primary(ctx, exp)?
-        };
-        let out = self.continue_duration_binary(lhs, min_prec, ctx, exp)?;
-        self.depth = saved - 1;
-        Ok(out)
-    }
-
-    fn continue_duration_binary(
-        &mut self,
-        mut lhs: DurationExpr,
-        min_prec: u8,
-        ctx: &str,
-        exp: &str,
-    ) -> PResult<DurationExpr> {
-        while let Some(op) = self.duration_op() {
-            let prec = op.precedence();
-            if prec < min_prec {
-                break;
-            }
-            let op_tok = self.advance()?;
-            self.enter()?;
-            let rhs = self.parse_duration_expr(if op == DurationOp::Pow { prec } else { prec + 1 }, ctx, exp)?;
-            if let DurationExprKind::Number(n) = &rhs.kind {
-                if n.value == 0.0 && op == DurationOp::Div {
-                    return Err(self.err_at(Self::range(op_tok), "division by zero"));
-                }
-                if n.value == 0.0 && op == DurationOp::Mod {
-                    return Err(self.err_at(Self::range(op_tok), "modulo by zero"));
-                }
-            }
-            let pos = PosRange::new(lhs.pos.start, rhs.pos.end);
-            lhs = DurationExpr {
-                kind: DurationExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
-                wrapped: false,
-                pos,
-            };
-        }
-        Ok(lhs)
-    }
-
-    fn parse_duration_primary(&mut self, ctx: &str, exp: &str) -> PResult<DurationExpr> {
-        let t = self.cur()?;
-        match t.kind {
-            TokenKind::Number | TokenKind::Duration => {
-                self.advance()?;
-                let (v, is_dur) = if t.kind == TokenKind::Number {
-                    (self.number_value(t)?, false)
-                } else {
-                    (self.duration_value(t)?, true)
-                };
-                if v.abs() > MAX_DURATION_SECS {
-                    return Err(self.err_at(Self::range(t), "duration out of range"));
-                }
-                Ok(DurationExpr::number(v, is_dur, Self::range(t)))
-            }
-            TokenKind::LeftParen => {
-                self.advance()?;
-                let mut inner = self.parse_duration_expr(0, ctx, exp)?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
-                if !matches!(inner.kind, DurationExprKind::Number(_)) {
-                    inner.wrapped = true;
-                    inner.pos = PosRange::new(t.start, close.end);
-                }
-                Ok(inner)
-            }
-            TokenKind::Keyword(kw @ (Keyword::Step | Keyword::Range | Keyword::Start | Keyword::End)) => {
-                self.advance()?;
-                self.expect(TokenKind::LeftParen, ctx, "\"(\"")?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
-                let kind = match kw {
-                    Keyword::Step => DurationExprKind::Step,
-                    Keyword::Range => DurationExprKind::Range,
-                    Keyword::Start => DurationExprKind::Start,
-                    _ => DurationExprKind::End,
-                };
-                self.gate_duration(PosRange::new(t.start, close.end))?;
-                Ok(DurationExpr { kind, wrapped: false, pos: PosRange::new(t.start, close.end) })
-            }
-            TokenKind::Identifier if matches!(self.text(t), "min_of" | "max_of") => {
-                let is_min = self.text(t) == "min_of";
-                self.advance()?;
-                self.expect(TokenKind::LeftParen, ctx, "\"(\"")?;
-                let a = self.parse_duration_expr(0, ctx, exp)?;
-                self.expect(TokenKind::Comma, ctx, "\",\"")?;
-                let b = self.parse_duration_expr(0, ctx, exp)?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
-                let pos = PosRange::new(t.start, close.end);
-                self.gate_duration(pos)?;
-                let kind = if is_min {
-                    DurationExprKind::MinOf(Box::new(a), Box::new(b))
-                } else {
-                    DurationExprKind::MaxOf(Box::new(a), Box::new(b))
-                };
-                Ok(DurationExpr { kind, wrapped: false, pos })
-            }
-            _ => Err(self.unexpected(ctx, exp)),
-        }
-    }
-
-    fn gate_duration(&self, pos: PosRange) -> PResult<()> {
-        if self.opts.enable_duration_expressions {
-            Ok(())
-        } else {
-            Err(self.err_at(pos, "experimental duration expression is not enabled"))
-        }
     }
 
     // ---- Literals. ----
@@ -981,147 +788,8 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn negate_duration(d: DurationExpr, neg: bool, start: u32) -> DurationExpr {
-    match d.kind {
-        DurationExprKind::Number(mut n) => {
-            if neg {
-                n.value = -n.value;
-            }
-            n.pos.start = start;
-            let pos = n.pos;
-            DurationExpr { kind: DurationExprKind::Number(n), wrapped: false, pos }
-        }
-        _ if !neg => d,
-        _ => {
-            let pos = PosRange::new(start, d.pos.end);
-            DurationExpr { kind: DurationExprKind::Neg(Box::new(d)), wrapped: false, pos }
-        }
-    }
-}
-
 /// Seconds to milliseconds, rounded like Prometheus' `timestamp.FromFloatSeconds`.
-fn secs_to_ms(secs: f64) -> i64 {
+pub(super) fn secs_to_ms(secs: f64) -> i64 {
     // The float-to-int cast saturates; callers bound `secs` beforehand where it matters.
     (secs * 1000.0).round() as i64
-}
-
-/// Go's `%.10q...` shortening of long token texts in error messages.
-fn short_quote(s: &str) -> String {
-    if s.chars().count() > 10 {
-        let cut: String = s.chars().take(10).collect();
-        format!("{}...", go_quote(&cut))
-    } else {
-        go_quote(s)
-    }
-}
-
-/// Go's `%f` of a float (used in the `@` bounds error).
-fn go_percent_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{v:.6}")
-    }
-}
-
-/// Parses a number literal like Prometheus: as an integer with Go base prefixes (`0x1f`,
-/// `0o17`, `017`, `0b1`) if possible, otherwise as a float (`1e3`, `.5`, `Inf`, `NaN`).
-pub fn parse_number(text: &str) -> Result<f64, String> {
-    let lower = text.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" => return Ok(f64::INFINITY),
-        "-inf" => return Ok(f64::NEG_INFINITY),
-        "nan" => return Ok(f64::NAN),
-        _ => {}
-    }
-    let clean: String = lower.chars().filter(|c| *c != '_').collect();
-    let int = if let Some(hex) = clean.strip_prefix("0x") {
-        Some(u64::from_str_radix(hex, 16))
-    } else if let Some(oct) = clean.strip_prefix("0o") {
-        Some(u64::from_str_radix(oct, 8))
-    } else if let Some(bin) = clean.strip_prefix("0b") {
-        Some(u64::from_str_radix(bin, 2))
-    } else if clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|b| b.is_ascii_digit()) {
-        Some(u64::from_str_radix(&clean[1..], 8))
-    } else if clean.bytes().all(|b| b.is_ascii_digit()) {
-        Some(clean.parse::<u64>())
-    } else {
-        None
-    };
-    if let Some(Ok(v)) = int {
-        if v <= i64::MAX as u64 {
-            return Ok(v as f64);
-        }
-    }
-    if clean.starts_with("0x") || clean.starts_with("0o") || clean.starts_with("0b") {
-        // Go's ParseFloat accepts hex only with a `p` exponent, which PromQL cannot lex.
-        return match int {
-            Some(Ok(v)) => Ok(v as f64),
-            _ => Err(format!("error parsing number: strconv.ParseFloat: parsing {}: invalid syntax", go_quote(text))),
-        };
-    }
-    clean
-        .parse::<f64>()
-        .map_err(|_| format!("error parsing number: strconv.ParseFloat: parsing {}: invalid syntax", go_quote(text)))
-}
-
-/// Unquotes a PromQL string literal (`"..."` and `'...'` with Go escapes, `` `...` `` raw).
-pub fn unquote(text: &str) -> Result<String, String> {
-    let bad = || format!("error unquoting string {}: invalid syntax", go_quote(text));
-    let mut chars = text.chars();
-    let quote = chars.next().ok_or_else(bad)?;
-    if text.len() < 2 || !text.ends_with(quote) {
-        return Err(bad());
-    }
-    let body = &text[1..text.len() - 1];
-    if quote == '`' {
-        return Ok(body.replace('\r', ""));
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(body.len());
-    let mut it = body.chars().peekable();
-    let mut buf = [0u8; 4];
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        let e = it.next().ok_or_else(bad)?;
-        let simple = match e {
-            'a' => Some(b'\x07'),
-            'b' => Some(b'\x08'),
-            'f' => Some(b'\x0c'),
-            'n' => Some(b'\n'),
-            'r' => Some(b'\r'),
-            't' => Some(b'\t'),
-            'v' => Some(b'\x0b'),
-            '\\' => Some(b'\\'),
-            '\'' | '"' => Some(e as u8),
-            _ => None,
-        };
-        if let Some(b) = simple {
-            out.push(b);
-            continue;
-        }
-        let (n, radix, is_byte) = match e {
-            '0'..='7' => (2, 8, true),
-            'x' => (2, 16, true),
-            'u' => (4, 16, false),
-            'U' => (8, 16, false),
-            _ => return Err(bad()),
-        };
-        let mut v: u32 = if e.is_digit(8) && radix == 8 { e as u32 - '0' as u32 } else { 0 };
-        for _ in 0..n {
-            let d = it.next().and_then(|c| c.to_digit(radix)).ok_or_else(bad)?;
-            v = v.checked_mul(radix).and_then(|x| x.checked_add(d)).ok_or_else(bad)?;
-        }
-        if is_byte {
-            out.push(u8::try_from(v).map_err(|_| bad())?);
-        } else {
-            let ch = char::from_u32(v).ok_or_else(bad)?;
-            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-        }
-    }
-    Ok(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
