@@ -6,5 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod promql;
 pub mod server;
 pub mod tsdb;
