@@ -29,6 +29,8 @@ pub use error::ParseError;
 pub use parser::{MAX_NESTING_DEPTH, parse_number, unquote};
 pub use printer::GoFloat;
 
+pub mod engine;
+
 /// Switches for Prometheus' experimental PromQL syntax. `Default` matches a Prometheus server
 /// started without feature flags (everything off).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

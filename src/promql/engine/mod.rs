@@ -1,0 +1,4 @@
+//! The PromQL evaluator.
+
+pub mod functions;
+pub mod value;
