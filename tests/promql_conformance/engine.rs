@@ -92,10 +92,83 @@ impl Engine for NoEngine {
     }
 }
 
-/// The engine under test. This is the one place to change when the evaluator lands: add a
-/// `struct Cairn(cairn::promql::Engine)` implementing [`Engine`] here (each method forwards
-/// to the real engine over `db` and maps its result into [`Value`] and its annotations into
-/// rendered strings) and return it instead of [`NoEngine`].
+/// The real engine, with every experimental switch on as upstream's runner has them.
+pub struct Cairn(cairn::promql::engine::Engine);
+
+impl Cairn {
+    fn new() -> Self {
+        let opts = cairn::promql::engine::EngineOptions {
+            parser: cairn::promql::ParserOptions::all_enabled(),
+            ..Default::default()
+        };
+        Cairn(cairn::promql::engine::Engine::new(opts))
+    }
+}
+
+fn outcome(r: cairn::promql::engine::QueryResult) -> Outcome {
+    use cairn::promql::engine::Value as V;
+    let value = match r.value {
+        V::Scalar { v, .. } => Value::Scalar(v),
+        V::String { s, .. } => Value::String(s),
+        V::Vector(v) => Value::Vector(v.into_iter().map(|s| ((*s.metric).clone(), s.f)).collect()),
+        V::Matrix(m) => Value::Matrix(m.into_iter().map(|s| ((*s.metric).clone(), s.floats)).collect()),
+    };
+    Outcome { value, warnings: r.annotations.warnings(), infos: r.annotations.infos() }
+}
+
+/// Pins every selector and subquery without `@` to `at_ms` (not inside a pinned subquery).
+fn pin(e: &mut cairn::promql::Expr, at_ms: i64) {
+    use cairn::promql::{AtModifier, Expr};
+    match e {
+        Expr::VectorSelector(vs) => {
+            vs.at.get_or_insert(AtModifier::Timestamp(at_ms));
+        }
+        Expr::MatrixSelector(ms) => {
+            ms.selector.at.get_or_insert(AtModifier::Timestamp(at_ms));
+        }
+        Expr::Subquery(sq) => {
+            if sq.at.is_none() {
+                sq.at = Some(AtModifier::Timestamp(at_ms));
+            }
+        }
+        Expr::Aggregate(a) => {
+            pin(&mut a.expr, at_ms);
+            if let Some(p) = &mut a.param {
+                pin(p, at_ms);
+            }
+        }
+        Expr::Binary(b) => {
+            pin(&mut b.lhs, at_ms);
+            pin(&mut b.rhs, at_ms);
+        }
+        Expr::Call(c) => c.args.iter_mut().for_each(|a| pin(a, at_ms)),
+        Expr::Paren(p) => pin(&mut p.expr, at_ms),
+        Expr::Unary(u) => pin(&mut u.expr, at_ms),
+        Expr::Number(_) | Expr::String(_) | Expr::Duration(_) => {}
+    }
+}
+
+impl Engine for Cairn {
+    fn check_syntax(&self, query: &str) -> Result<(), String> {
+        cairn::promql::parse_expr(query, &self.0.options().parser).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn instant(&self, db: &Db, query: &str, t_ms: i64) -> Result<Outcome, String> {
+        self.0.instant(db, query, t_ms).map(outcome).map_err(|e| e.to_string())
+    }
+
+    fn range(&self, db: &Db, query: &str, start_ms: i64, end_ms: i64, step_ms: i64) -> Result<Outcome, String> {
+        self.0.range(db, query, start_ms, end_ms, step_ms).map(outcome).map_err(|e| e.to_string())
+    }
+
+    fn pin_at(&self, query: &str, at_ms: i64) -> Option<String> {
+        let mut e = cairn::promql::parse_expr(query, &self.0.options().parser).ok()?;
+        pin(&mut e, at_ms);
+        Some(e.to_string())
+    }
+}
+
+/// The engine under test.
 pub fn engine() -> Box<dyn Engine> {
-    Box::new(NoEngine)
+    Box::new(Cairn::new())
 }
