@@ -512,6 +512,7 @@ impl<'a> Ev<'a> {
         let name = c.func.name;
         match name {
             "time" => return Ok(Val::Scalar(self.steps().map(|t| t as f64 / 1000.0).collect())),
+            "info" => return self.info(c),
             "vector" => {
                 let Val::Scalar(v) = self.eval(&c.args[0])? else {
                     return Err(QueryError::Execution("vector() needs a scalar".into()));

@@ -11,6 +11,7 @@
 mod aggregate;
 mod binary;
 mod eval;
+mod info;
 pub mod functions;
 pub mod value;
 
