@@ -119,8 +119,7 @@ fn expand(re: &regex::Regex, caps: &regex::Captures<'_>, template: &str, dst: &m
             Some(b) => (true, b),
             None => (false, rest),
         };
-        let name_len: usize =
-            body.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum();
+        let name_len: usize = body.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum();
         if name_len == 0 || (braced && !body[name_len..].starts_with('}')) {
             dst.push('$');
             continue;
@@ -139,11 +138,8 @@ fn expand(re: &regex::Regex, caps: &regex::Captures<'_>, template: &str, dst: &m
                 }
             }
             None => {
-                let hit = re
-                    .capture_names()
-                    .enumerate()
-                    .filter(|(_, n)| *n == Some(name))
-                    .find_map(|(i, _)| caps.get(i));
+                let hit =
+                    re.capture_names().enumerate().filter(|(_, n)| *n == Some(name)).find_map(|(i, _)| caps.get(i));
                 if let Some(m) = hit {
                     dst.push_str(m.as_str());
                 }

@@ -3,9 +3,7 @@
 //! All of them drop the metric name except `first_over_time` and `last_over_time`, which act
 //! like an offset (upstream's `dropName` rule in the evaluator).
 
-use super::{
-    Arg, FnCtx, FnError, Window, annotate, kahan_inc, matrix_arg, out_sample, quantile, scalar_arg,
-};
+use super::{Arg, FnCtx, FnError, Window, annotate, kahan_inc, matrix_arg, out_sample, quantile, scalar_arg};
 use crate::promql::engine::value::{AnnotationKind, Sample};
 use crate::promql::printer::GoFloat;
 use std::cell::RefCell;

@@ -3,8 +3,7 @@
 //! `changes`, `resets`, `deriv`, `predict_linear` and `double_exponential_smoothing`.
 
 use super::{
-    Arg, FnCtx, FnError, Window, annotate, kahan_inc, matrix_arg, metric_name, out_sample, scalar_arg,
-    window_end,
+    Arg, FnCtx, FnError, Window, annotate, kahan_inc, matrix_arg, metric_name, out_sample, scalar_arg, window_end,
 };
 use crate::promql::engine::value::{AnnotationKind, Sample};
 
@@ -46,7 +45,8 @@ fn extrapolated(
         let name = metric_name(w.metric);
         if is_counter && !name.is_empty() && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s))
         {
-            let msg = format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}");
+            let msg =
+                format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}");
             annotate(ctx, AnnotationKind::Info, &msg, 0);
         }
     }

@@ -1,6 +1,8 @@
 //! Tests for the rate family. Cases name the `functions.test` / `extended_vectors.test` block
 //! they mirror; expected values come from those scripts or are worked out in the comments.
 
+#![allow(clippy::type_complexity, clippy::excessive_precision)]
+
 use super::super::test_util::*;
 use super::super::{Arg, Window};
 
@@ -32,7 +34,13 @@ fn increase_and_rate_match_the_scripts() {
         // "Test for increase() with counter reset": 0 1 2 3 2 3 4 -> 7.
         ("increase(x[30m])", &every(m5, &[0., 1., 2., 3., 2., 3., 4.].map(Some)), 30 * MIN, 30 * MIN, 7.0),
         // "Counter resets at in the middle of range are handled correctly by rate()".
-        ("rate(x[50m])", &[ramp(0, m5, 0.0, 27.0, 4), ramp(5 * m5, m5, 0.0, 27.0, 5)].concat(), 50 * MIN, 50 * MIN, 0.08),
+        (
+            "rate(x[50m])",
+            &[ramp(0, m5, 0.0, 27.0, 4), ramp(5 * m5, m5, 0.0, 27.0, 5)].concat(),
+            50 * MIN,
+            50 * MIN,
+            0.08,
+        ),
         // "Rates should calculate per-second rates": 0+80x10 over 50m.
         ("rate(x[50m])", &ramp(0, m5, 0.0, 80.0, 10), 50 * MIN, 50 * MIN, 0.26666666666666666),
         // "Zero cutoff for left-side extrapolation" (load 4m, eval at 10m over 20m).
@@ -77,7 +85,9 @@ fn rate_with_offset_extrapolates_towards_the_shifted_window() {
 fn non_counter_info_only_for_rate_and_increase() {
     let m = metric(&[("__name__", "some_gauge")]);
     let pts = [(0, 1.0), (60_000, 2.0)];
-    for (q, want) in [("rate(some_gauge[5m])", true), ("increase(some_gauge[5m])", true), ("delta(some_gauge[5m])", false)] {
+    for (q, want) in
+        [("rate(some_gauge[5m])", true), ("increase(some_gauge[5m])", true), ("delta(some_gauge[5m])", false)]
+    {
         let o = call_window(q, &m, &pts, Opts { ts: 60_000, range_ms: 5 * MIN, ..Opts::default() });
         let infos = o.annotations.infos();
         if want {
@@ -170,7 +180,8 @@ fn deriv_and_predict_linear() {
     let line = ramp(0, 5 * MIN, 0.0, 80.0, 10);
     assert_close(eval("deriv(x[50m])", &line, 50 * MIN, 50 * MIN).value(), 0.26666666666666666, "deriv line");
     // "deriv should return NaN in case of +Inf or -Inf found".
-    let inf = [vec![(0, f64::NEG_INFINITY)], ramp(5 * MIN, 5 * MIN, 0.0, 80.0, 10), vec![(55 * MIN, f64::INFINITY)]].concat();
+    let inf =
+        [vec![(0, f64::NEG_INFINITY)], ramp(5 * MIN, 5 * MIN, 0.0, 80.0, 10), vec![(55 * MIN, f64::INFINITY)]].concat();
     assert!(eval("deriv(x[100m])", &inf, 100 * MIN, 100 * MIN).value().is_nan());
     // A constant series has slope 0.
     assert_eq!(eval("deriv(x[100m])", &ramp(0, MIN, 3.0, 0.0, 5), 5 * MIN, 100 * MIN).value(), 0.0);
@@ -228,12 +239,8 @@ fn eval_extended(query: &str, pts: &[(i64, f64)], ts: i64, anchored: bool, smoot
     let m = metric(&[]);
     let range = MIN;
     let f = window_of(pts, ts, range);
-    let w = [Window {
-        metric: &m,
-        floats: &f,
-        before: last_at_or_before(pts, ts - range),
-        after: first_after(pts, ts),
-    }];
+    let w =
+        [Window { metric: &m, floats: &f, before: last_at_or_before(pts, ts - range), after: first_after(pts, ts) }];
     call(query, &[Arg::Matrix(&w)], Opts { ts, range_ms: range, anchored, smoothed })
 }
 

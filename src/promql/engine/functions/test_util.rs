@@ -109,7 +109,7 @@ pub fn window_of(points: &[(i64, f64)], end: i64, range: i64) -> Vec<(i64, f64)>
 
 /// The last sample at or before `t`.
 pub fn last_at_or_before(points: &[(i64, f64)], t: i64) -> Option<(i64, f64)> {
-    points.iter().copied().filter(|(pt, _)| *pt <= t).last()
+    points.iter().rev().copied().find(|(pt, _)| *pt <= t)
 }
 
 /// The first sample after `t`.
