@@ -1,9 +1,9 @@
 //! `info(v, {selector})`: enriches series with the data labels of matching info series
 //! (`target_info` by default), joined on the identifying labels `instance` and `job`.
 
+use super::QueryError;
 use super::eval::{Collector, Ev, StepReader, Val};
 use super::value::Sample;
-use super::QueryError;
 use crate::model::{Label, Labels, MatchType, Matcher};
 use crate::promql::ast::*;
 use std::sync::Arc;
@@ -20,8 +20,7 @@ impl Ev<'_> {
             Some(Expr::VectorSelector(vs)) => vs.matchers.clone(),
             _ => Vec::new(),
         };
-        let (mut name_m, data_m): (Vec<Matcher>, Vec<Matcher>) =
-            given.into_iter().partition(|m| m.name == "__name__");
+        let (mut name_m, data_m): (Vec<Matcher>, Vec<Matcher>) = given.into_iter().partition(|m| m.name == "__name__");
         if name_m.is_empty() {
             name_m.push(Matcher::equal("__name__", "target_info"));
         } else if !name_m.iter().any(|m| matches!(m.kind, MatchType::Equal | MatchType::Regex)) {
@@ -67,12 +66,8 @@ impl Ev<'_> {
                 let id = |m: &Labels| IDENTIFYING.map(|n| m.get(n).unwrap_or("").to_string());
                 let key = id(&s.metric);
                 // The matching info series, newest sample first within one metric name.
-                let mut matches: Vec<(&Sample, f64)> = ibuf
-                    .iter()
-                    .zip(tbuf.iter())
-                    .filter(|(i, _)| id(&i.metric) == key)
-                    .map(|(i, t)| (i, t.f))
-                    .collect();
+                let mut matches: Vec<(&Sample, f64)> =
+                    ibuf.iter().zip(tbuf.iter()).filter(|(i, _)| id(&i.metric) == key).map(|(i, t)| (i, t.f)).collect();
                 matches.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let mut seen_names: Vec<&str> = Vec::new();
                 let mut added: Vec<Label> = Vec::new();
@@ -138,10 +133,12 @@ fn time_shift(e: &Expr, ev: &mut Ev<'_>) -> Result<(Option<AtModifier>, i64), Qu
         Expr::Paren(p) => time_shift(&p.expr, ev)?,
         Expr::Unary(u) => time_shift(&u.expr, ev)?,
         Expr::Aggregate(a) => time_shift(&a.expr, ev)?,
-        Expr::Call(c) => match c.args.iter().find(|a| matches!(a.value_type(), ValueType::Vector | ValueType::Matrix)) {
-            Some(a) => time_shift(a, ev)?,
-            None => (None, 0),
-        },
+        Expr::Call(c) => {
+            match c.args.iter().find(|a| matches!(a.value_type(), ValueType::Vector | ValueType::Matrix)) {
+                Some(a) => time_shift(a, ev)?,
+                None => (None, 0),
+            }
+        }
         Expr::Binary(b) => time_shift(&b.lhs, ev)?,
         _ => (None, 0),
     })

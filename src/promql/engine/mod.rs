@@ -11,8 +11,8 @@
 mod aggregate;
 mod binary;
 mod eval;
-mod info;
 pub mod functions;
+mod info;
 pub mod value;
 
 use crate::model::{Labels, Matcher};

@@ -46,6 +46,9 @@ pub struct Window<'a> {
     pub before: Option<(i64, f64)>,
     /// For `smoothed` selectors: the first sample after the window end, if any.
     pub after: Option<(i64, f64)>,
+    /// The series' metric name is already marked for removal (e.g. a subquery over a
+    /// name-dropping function); name-keeping functions carry the mark on.
+    pub drop_name: bool,
 }
 
 /// What a function sees besides its arguments.

@@ -22,7 +22,7 @@ fn each(
             continue;
         }
         if let Some(v) = f(w.floats) {
-            out.push(out_sample(w.metric, ctx, v, drop_name));
+            out.push(out_sample(w.metric, ctx, v, drop_name || w.drop_name));
         }
     }
     Ok(())
@@ -201,6 +201,10 @@ pub(super) fn quantile_over_time(args: &[Arg<'_>], ctx: &mut FnCtx<'_>, out: &mu
 /// `mad_over_time`: the median absolute deviation from the median.
 pub(super) fn mad_over_time(args: &[Arg<'_>], ctx: &mut FnCtx<'_>, out: &mut Vec<Sample>) -> Result<(), FnError> {
     each(args, 0, ctx, out, true, |f| {
+        // A NaN sample makes the deviation NaN rather than being sorted away.
+        if f.iter().any(|s| s.1.is_nan()) {
+            return Some(f64::NAN);
+        }
         Some(with_values(f, |v| {
             let median = quantile(0.5, v);
             for x in v.iter_mut() {

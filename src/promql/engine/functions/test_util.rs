@@ -76,7 +76,7 @@ pub fn call(query: &str, args: &[Arg<'_>], o: Opts) -> Outcome {
 
 /// Calls a range function over one window with samples `(t_ms, value)`.
 pub fn call_window(query: &str, m: &Metric, floats: &[(i64, f64)], o: Opts) -> Outcome {
-    let w = [Window { metric: m, floats, before: None, after: None }];
+    let w = [Window { metric: m, floats, before: None, after: None, drop_name: false }];
     call(query, &[Arg::Matrix(&w)], o)
 }
 
