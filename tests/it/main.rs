@@ -2,6 +2,7 @@
 
 mod crash;
 mod format_compat;
+mod promql_engine;
 mod tsdb;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
