@@ -109,6 +109,10 @@ fn fmt_binary(b: &BinaryExpr, f: &mut Formatter<'_>) -> fmt::Result {
     };
     if lhs_paren {
         write!(f, "({})", b.lhs)?;
+    } else if matches!(&*b.lhs, Expr::Number(n) if b.op == BinaryOp::Pow && n.value == f64::INFINITY && !n.duration) {
+        // Go prints `+Inf`, but `+Inf ^ x` parses as `+(Inf ^ x)`: print it unsigned so the
+        // output parses back to the same tree (found by the promql_parse fuzz target).
+        f.write_str("Inf")?;
     } else {
         write!(f, "{}", b.lhs)?;
     }

@@ -516,3 +516,18 @@ proptest! {
         }
     }
 }
+
+/// Regression (fuzz target `promql_parse`, input `88889e00977777777776_^8_^1444...^:`): a
+/// positive-infinity literal on the left of `^` printed as Go does (`+Inf ^ 8`) parsed back
+/// as `+(Inf ^ 8)`. The printer now writes it unsigned there.
+#[test]
+fn fuzz_regression_positive_inf_base_of_pow() {
+    let opts = ParserOptions::all_enabled();
+    for q in ["Inf ^ 8", "88889e00977777777776 ^ 8 ^ x", "Inf ^ 2 + 1"] {
+        let e = parse_expr(q, &opts).unwrap();
+        let printed = e.to_string();
+        assert_eq!(parse_expr(&printed, &opts).unwrap(), e, "{q} printed as {printed}");
+    }
+    // Elsewhere positive infinity keeps Go's spelling.
+    assert_eq!(parse_expr("x + Inf", &opts).unwrap().to_string(), "x + +Inf");
+}

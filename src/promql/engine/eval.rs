@@ -522,6 +522,7 @@ impl<'a> Ev<'a> {
         match name {
             "time" => return Ok(Val::Scalar(self.steps().map(|t| t as f64 / 1000.0).collect())),
             "info" => return self.info(c),
+            "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; self.num_steps()])),
             "vector" => {
                 let Val::Scalar(v) = self.eval(&c.args[0])? else {
                     return Err(QueryError::Execution("vector() needs a scalar".into()));

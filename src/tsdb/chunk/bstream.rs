@@ -25,6 +25,11 @@ impl BitWriter {
         let mut left = n.min(64);
         while left > 0 {
             if self.free == 0 {
+                // Grow in small steps: head chunks stay open for hours, and doubling would
+                // leave up to half of every open chunk's buffer unused.
+                if buf.len() == buf.capacity() {
+                    buf.reserve_exact(if buf.len() < 64 { 16 } else { 32 });
+                }
                 buf.push(0);
                 self.free = 8;
             }
