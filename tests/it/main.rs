@@ -2,6 +2,8 @@
 
 mod crash;
 mod format_compat;
+mod peer;
+mod promql_diff;
 mod tsdb;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
