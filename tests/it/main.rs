@@ -4,6 +4,7 @@ mod crash;
 mod format_compat;
 mod peer;
 mod promql_diff;
+mod promql_engine;
 mod tsdb;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.

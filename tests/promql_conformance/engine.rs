@@ -69,29 +69,6 @@ pub trait Engine {
     fn pin_at(&self, query: &str, at_ms: i64) -> Option<String>;
 }
 
-/// The placeholder until the evaluator exists: every query fails.
-pub struct NoEngine;
-
-const NO_ENGINE: &str = "no PromQL engine yet";
-
-impl Engine for NoEngine {
-    fn check_syntax(&self, _query: &str) -> Result<(), String> {
-        Err(NO_ENGINE.to_string())
-    }
-
-    fn instant(&self, _db: &Db, _query: &str, _t_ms: i64) -> Result<Outcome, String> {
-        Err(NO_ENGINE.to_string())
-    }
-
-    fn range(&self, _db: &Db, _query: &str, _s: i64, _e: i64, _step: i64) -> Result<Outcome, String> {
-        Err(NO_ENGINE.to_string())
-    }
-
-    fn pin_at(&self, _query: &str, _at_ms: i64) -> Option<String> {
-        None
-    }
-}
-
 /// The real engine, with every experimental switch on as upstream's runner has them.
 pub struct Cairn(cairn::promql::engine::Engine);
 

@@ -86,6 +86,8 @@ struct Group {
     values: Vec<f64>,
     members: Vec<Sample>,
     incremental_mean: bool,
+    /// A member's name is marked for removal (carried to the output when `by (__name__)`).
+    drop_name: bool,
 }
 
 impl Ev<'_> {
@@ -180,6 +182,7 @@ impl Ev<'_> {
 
 fn add_to_group(op: AggregateOp, g: &mut Group, s: Sample, p: f64) {
     let f = s.f;
+    g.drop_name |= s.drop_name;
     let first = g.count == 0.0;
     g.count += 1.0;
     match op {
@@ -254,7 +257,8 @@ fn finish_group(
     ts: i64,
     label: Option<&str>,
 ) -> Result<Vec<Sample>, QueryError> {
-    let one = |f: f64| vec![Sample { metric: Arc::new(key.clone()), t: ts, f, drop_name: false }];
+    let drop = g.drop_name && key.get("__name__").is_some();
+    let one = |f: f64| vec![Sample { metric: Arc::new(key.clone()), t: ts, f, drop_name: drop }];
     Ok(match a.op {
         AggregateOp::Sum => one(if g.c.is_finite() { g.sum + g.c } else { g.sum }),
         AggregateOp::Avg => {

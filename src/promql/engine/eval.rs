@@ -217,13 +217,14 @@ impl<'s> StepReader<'s> {
 /// Cuts the windows of a range vector step by step.
 struct WindowReader<'s> {
     data: &'s RangeData,
+    lookback: i64,
     lo: Vec<usize>,
     hi: Vec<usize>,
 }
 
 impl<'s> WindowReader<'s> {
-    fn new(data: &'s RangeData) -> Self {
-        WindowReader { data, lo: vec![0; data.series.len()], hi: vec![0; data.series.len()] }
+    fn new(data: &'s RangeData, lookback: i64) -> Self {
+        WindowReader { data, lookback, lo: vec![0; data.series.len()], hi: vec![0; data.series.len()] }
     }
 
     /// The non-empty windows `(ref - range, ref]` at step `ts`.
@@ -244,11 +245,19 @@ impl<'s> WindowReader<'s> {
             while *lo < *hi && f[*lo].0 <= reft - d.range {
                 *lo += 1;
             }
-            let before = if *lo > 0 { Some(f[*lo - 1]) } else { None };
-            let after = f.get(*hi).copied();
-            let extended = d.anchored || d.smoothed;
-            if *lo < *hi || (extended && (before.is_some() || after.is_some())) {
-                out.push(Window { metric: &s.metric, floats: &f[*lo..*hi], before, after });
+            // Extended selectors look one lookback delta beyond the window, no further.
+            let start = reft - d.range;
+            let before = if *lo > 0 && f[*lo - 1].0 > start - self.lookback { Some(f[*lo - 1]) } else { None };
+            let after = f.get(*hi).copied().filter(|s| s.0 <= reft + self.lookback);
+            let emit = if d.smoothed {
+                *lo < *hi || (before.is_some() && after.is_some())
+            } else if d.anchored {
+                *lo < *hi || before.is_some()
+            } else {
+                *lo < *hi
+            };
+            if emit {
+                out.push(Window { metric: &s.metric, floats: &f[*lo..*hi], before, after, drop_name: s.drop_name });
             }
         }
     }
@@ -512,6 +521,7 @@ impl<'a> Ev<'a> {
         let name = c.func.name;
         match name {
             "time" => return Ok(Val::Scalar(self.steps().map(|t| t as f64 / 1000.0).collect())),
+            "info" => return self.info(c),
             "vector" => {
                 let Val::Scalar(v) = self.eval(&c.args[0])? else {
                     return Err(QueryError::Execution("vector() needs a scalar".into()));
@@ -546,6 +556,14 @@ impl<'a> Ev<'a> {
             }
             _ => {}
         }
+        if name.starts_with("sort") && self.query_step != 0 {
+            self.ann.add(
+                super::value::AnnotationKind::Warning,
+                "sort is ineffective for range queries since results are always ordered by labels",
+                self.query,
+                c.pos,
+            );
+        }
         let Some(imp) = functions::lookup(name) else {
             return Err(QueryError::Execution(format!("function \"{name}\" is not supported yet")));
         };
@@ -570,8 +588,10 @@ impl<'a> Ev<'a> {
             .unwrap_or((0, false, false));
         let mut vec_readers: Vec<Option<StepReader>> =
             vals.iter().map(|v| if let Val::Vector(s) = v { Some(StepReader::new(s)) } else { None }).collect();
-        let mut win_readers: Vec<Option<WindowReader>> =
-            vals.iter().map(|v| if let Val::Range(r) = v { Some(WindowReader::new(r)) } else { None }).collect();
+        let mut win_readers: Vec<Option<WindowReader>> = vals
+            .iter()
+            .map(|v| if let Val::Range(r) = v { Some(WindowReader::new(r, self.opts.lookback_delta_ms)) } else { None })
+            .collect();
         let mut vec_bufs: Vec<Vec<Sample>> = vals.iter().map(|_| Vec::new()).collect();
         let mut win_bufs: Vec<Vec<Window>> = vals.iter().map(|_| Vec::new()).collect();
         let mut out = Vec::new();

@@ -12,6 +12,7 @@ mod aggregate;
 mod binary;
 mod eval;
 pub mod functions;
+mod info;
 pub mod value;
 
 use crate::model::{Labels, Matcher};
@@ -44,6 +45,9 @@ impl Queryable for crate::tsdb::Db {
         Ok(out)
     }
 }
+
+/// The most steps a range query may have, as Prometheus.
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
 /// Engine options (`--query.*` flags).
 #[derive(Clone, Debug)]
@@ -166,6 +170,12 @@ impl Engine {
         }
         if end_ms < start_ms {
             return Err(QueryError::BadQuery("end timestamp must not be before start time".into()));
+        }
+        if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
+            return Err(QueryError::BadQuery(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+                    .into(),
+            ));
         }
         eval::run(&self.opts, q, query, &expr, start_ms, end_ms, step_ms)
     }
