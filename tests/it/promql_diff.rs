@@ -37,7 +37,10 @@
 //!   multisets of values (per timestamp), not by label sets.
 //! * Series order (`sort`, `sort_desc`, `topk`) is not compared: results are sorted first.
 //!
-//! The seed is fixed (override with `CAIRN_TEST_SEED`) so a failure reproduces.
+//! The seed is fixed (override with `CAIRN_TEST_SEED`) so a failure reproduces. To look at one
+//! query on both sides, set `PROMQL_DIFF_DEBUG='<query>@<unix ms>'`: the test prints both
+//! answers instead of running the comparison. Needs `prometheus` and `promtool` on `PATH`
+//! (Debian package `prometheus`); without them the test skips, or fails when `CI=true`.
 
 use crate::Rng;
 use crate::peer::{self, PeerProcess};
@@ -444,6 +447,86 @@ fn queries(start: i64) -> Vec<(String, Mode)> {
     out
 }
 
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.range(0, items.len() as u64) as usize]
+}
+
+/// A random instant-vector expression of at most `depth` levels, built so that it stays clear
+/// of the known 2.42 vs 3.x differences: no division by anything but positive constants (so no
+/// NaN or infinities reach aggregations), `rate`/`increase` only over raw counters (never over
+/// subqueries, whose values may start near zero), subquery ranges ending in 30s, and
+/// vector/vector operations only between sides aggregated by `instance` (one-to-one).
+///
+/// Means differ in the last bit between the versions (2.42 averages incrementally, 3.x sums
+/// with compensation and divides: `avg_over_time` of values summing to 140.0 over 20 samples is
+/// 6.999999999999999 in 2.42 and 7 in 3.x), so no function that jumps at integers (`floor`,
+/// `ceil`, `round`, `sgn`) or counts value changes (`changes`, `resets`) is applied to computed
+/// values, and constants compared against are
+/// off the data's 0.01 lattice.
+fn random_expr(rng: &mut Rng, depth: u32) -> String {
+    let leaf = |rng: &mut Rng| -> String {
+        let r = pick(rng, &["1m", "3m", "5m", "10m", "25m"]);
+        match rng.range(0, 10) {
+            0 => format!("rate(http_requests_total[{r}])"),
+            1 => "node_load".to_string(),
+            2 => "node_temp".to_string(),
+            3 => format!("irate(req_duration_seconds_count[{r}])"),
+            4 => format!("avg_over_time(node_temp[{r}])"),
+            5 => format!("changes(node_load[{r}])"),
+            6 => format!("http_requests_total offset {r}"),
+            7 => format!("deriv(node_temp[{r}])"),
+            8 => format!("increase(req_duration_seconds_bucket{{le=~\"0.5|1|\\\\+Inf\"}}[{r}])"),
+            _ => format!("max_over_time(node_load[{r}] offset 7m)"),
+        }
+    };
+    if depth == 0 {
+        return leaf(rng);
+    }
+    let aggs = ["sum", "avg", "min", "max", "count", "group"];
+    let groupings = ["by (instance)", "by (job)", "by (instance, job)", "without (code)", "by (le)", "by ()"];
+    match rng.range(0, 8) {
+        0 => leaf(rng),
+        1 => {
+            let f = pick(rng, &["abs", "-", "clamp_min", "clamp_max", "sqrt"]);
+            let e = random_expr(rng, depth - 1);
+            match f {
+                "-" => format!("-({e})"),
+                "clamp_min" | "clamp_max" => format!("{f}({e}, 1)"),
+                _ => format!("{f}({e})"),
+            }
+        }
+        2 => {
+            let (a, g) = (pick(rng, &aggs), pick(rng, &groupings));
+            format!("{a} {g} ({})", random_expr(rng, depth - 1))
+        }
+        3 => {
+            let op = pick(rng, &["+", "-", "*", "/", ">", "<", ">= bool", "!= bool"]);
+            let c = pick(rng, &["0.5173", "1.0137", "3.0711", "99.731"]);
+            format!("({}) {op} {c}", random_expr(rng, depth - 1))
+        }
+        4 => {
+            let op = pick(rng, &["+", "-", "*", "and", "or", "unless", ">", "< bool"]);
+            let (a1, a2) = (pick(rng, &aggs), pick(rng, &aggs));
+            let (l, r) = (random_expr(rng, depth - 1), random_expr(rng, depth - 1));
+            format!("{a1} by (instance) ({l}) {op} on(instance) {a2} by (instance) ({r})")
+        }
+        5 => {
+            let f = pick(rng, &["max_over_time", "min_over_time", "avg_over_time", "sum_over_time", "count_over_time"]);
+            let range = pick(rng, &["5m30s", "10m30s", "20m30s"]);
+            let step = pick(rng, &["1m", "2m", ""]);
+            format!("{f}(({})[{range}:{step}])", random_expr(rng, depth - 1))
+        }
+        6 => {
+            let f = pick(rng, &["deriv", "delta", "idelta", "last_over_time", "stddev_over_time"]);
+            format!("{f}(({})[10m30s:1m])", random_expr(rng, depth - 1))
+        }
+        _ => {
+            let p = pick(rng, &["0.1", "0.5", "0.95"]);
+            format!("quantile {} ({p}, {})", pick(rng, &groupings), random_expr(rng, depth - 1))
+        }
+    }
+}
+
 /// A query's outcome, normalised for comparison.
 #[derive(Debug, Clone)]
 enum Outcome {
@@ -629,6 +712,37 @@ fn float_eq(a: f64, b: f64) -> bool {
     d <= 1e-9 || d <= 1e-6 * a.abs().max(b.abs())
 }
 
+/// Where two results of the same shape first differ, for failure messages.
+fn first_mismatch(a: &Outcome, b: &Outcome) -> String {
+    match (a, b) {
+        (Outcome::Vector(x), Outcome::Vector(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                if p.0 != q.0 || !float_eq(p.1, q.1) {
+                    return format!("first difference: {p:?} vs {q:?}");
+                }
+            }
+            format!("{} vs {} samples", x.len(), y.len())
+        }
+        (Outcome::Matrix(x), Outcome::Matrix(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                if p.0 != q.0 {
+                    return format!("first difference: series {} vs {}", p.0, q.0);
+                }
+                for (u, v) in p.1.iter().zip(&q.1) {
+                    if u.0 != v.0 || !float_eq(u.1, v.1) {
+                        return format!("first difference: {} {u:?} vs {v:?}", p.0);
+                    }
+                }
+                if p.1.len() != q.1.len() {
+                    return format!("first difference: {} has {} vs {} points", p.0, p.1.len(), q.1.len());
+                }
+            }
+            format!("{} vs {} series", x.len(), y.len())
+        }
+        _ => "different result types".to_string(),
+    }
+}
+
 fn agree(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
         (Outcome::Error(_), Outcome::Error(_)) => true,
@@ -724,7 +838,20 @@ fn promql_matches_prometheus_2_42() {
     }
 
     let instants = [5, 31, 64, 107, 123].map(|m| Eval::Instant(start + m * MIN));
-    let queries = queries(start);
+    if let Ok(dbg) = std::env::var("PROMQL_DIFF_DEBUG") {
+        let (q, t) = dbg.rsplit_once('@').expect("PROMQL_DIFF_DEBUG is <query>@<unix ms>");
+        let t: i64 = t.parse().expect("PROMQL_DIFF_DEBUG time is in unix ms");
+        eprintln!("DEBUG data starts at {start} ms");
+        eprintln!("DEBUG prom  {:?}", run_prometheus(&prom, q, Eval::Instant(t)));
+        eprintln!("DEBUG cairn {:?}", run_cairn(&engine, &db, q, Eval::Instant(t)));
+        return;
+    }
+    let mut queries = queries(start);
+    let hand_written = queries.len();
+    for _ in 0..150 {
+        let depth = rng.range(1, 4) as u32;
+        queries.push((random_expr(&mut rng, depth), Mode::Exact));
+    }
     let (mut evals, mut non_empty, mut agreeing) = (0usize, 0usize, 0usize);
     let mut diffs: Vec<String> = Vec::new();
     let mut differing: Vec<String> = Vec::new();
@@ -758,18 +885,20 @@ fn promql_matches_prometheus_2_42() {
                 Eval::Range(s, e, st) => (s, format!("range to start+{}m step {}s", (e - start) / MIN, st / SEC)),
             };
             diffs.push(format!(
-                "{query}  ({kind} at start+{}m = {})\n  prometheus: {}\n  cairn:      {}",
+                "{query}  ({kind} at start+{}m = {})\n  prometheus: {}\n  cairn:      {}\n  {}",
                 (t - start) / MIN,
                 seconds(t),
                 theirs.show(),
-                ours.show()
+                ours.show(),
+                first_mismatch(&theirs, &ours),
             ));
         }
     }
     let n = queries.len();
     eprintln!(
-        "promql diff: {n} queries, {agreeing} agree, {} differ ({unsupported} of them on a function Cairn does not \
+        "promql diff: {n} queries ({hand_written} from templates, {} random), {agreeing} agree, {} differ ({unsupported} of them on a function Cairn does not \
          support yet; {evals} evaluations, {non_empty} non-empty on Prometheus, {:.1}s)",
+        n - hand_written,
         n - agreeing,
         began.elapsed().as_secs_f64()
     );
@@ -785,4 +914,46 @@ fn promql_matches_prometheus_2_42() {
         diffs.join("\n")
     );
     drop(prom);
+}
+
+#[test]
+fn comparison_rules() {
+    use Outcome::*;
+    let v = |pairs: &[(&str, f64)]| Vector(pairs.iter().map(|(l, f)| (l.to_string(), *f)).collect());
+    let cases: Vec<(Outcome, Outcome, bool)> = vec![
+        (Scalar(1.0), Scalar(1.0 + 1e-9), true),
+        (Scalar(1.0), Scalar(1.0001), false),
+        (Scalar(0.0), Scalar(1e-12), true),
+        (Scalar(f64::NAN), Scalar(f64::NAN), true),
+        (Scalar(f64::NAN), Scalar(0.0), false),
+        (Scalar(f64::INFINITY), Scalar(f64::INFINITY), true),
+        (Scalar(f64::INFINITY), Scalar(f64::NEG_INFINITY), false),
+        (Scalar(1e300), Scalar(f64::INFINITY), false),
+        (Scalar(1.0), v(&[("{}", 1.0)]), false),
+        (Error("a".into()), Error("b".into()), true),
+        (Error("a".into()), v(&[]), false),
+        (v(&[("{a=\"1\"}", 1.0)]), v(&[("{a=\"2\"}", 1.0)]), false),
+        (v(&[("{a=\"1\"}", 1.0)]), v(&[("{a=\"1\"}", 1.0), ("{a=\"2\"}", 1.0)]), false),
+        (Matrix(vec![("{}".into(), vec![(1, 1.0)])]), Matrix(vec![("{}".into(), vec![(2, 1.0)])]), false),
+        (Matrix(vec![("{}".into(), vec![(1, 1.0)])]), Matrix(vec![("{}".into(), vec![(1, 1.0), (2, 1.0)])]), false),
+        (Str("x".into()), Str("x".into()), true),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(agree(&a, &b), want, "{a:?} vs {b:?}");
+        assert_eq!(agree(&b, &a), want, "{b:?} vs {a:?}");
+    }
+    // Values-only comparison ignores labels but not values or counts.
+    let a = v(&[("{a=\"1\"}", 1.0), ("{a=\"2\"}", 2.0)]).normalised(Mode::ValuesOnly);
+    let b = v(&[("{a=\"3\"}", 2.0), ("{a=\"1\"}", 1.0)]).normalised(Mode::ValuesOnly);
+    assert!(agree(&a, &b));
+    assert!(!agree(&a, &v(&[("{}", 1.0), ("{}", 3.0)]).normalised(Mode::ValuesOnly)));
+    // Prometheus's JSON shapes.
+    let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"b":"x","a":"y"},"value":[1.5,"+Inf"]}]}}"#;
+    assert!(agree(&parse_prometheus(body), &v(&[("{a=\"y\",b=\"x\"}", f64::INFINITY)])));
+    let body = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1.25,"NaN"],[2,"-2"]]}]}}"#;
+    assert!(agree(&parse_prometheus(body), &Matrix(vec![("{}".into(), vec![(1250, f64::NAN), (2000, -2.0)])])));
+    let body = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"0.5"]}}"#;
+    assert!(agree(&parse_prometheus(body), &Scalar(0.5)));
+    assert!(matches!(parse_prometheus(r#"{"status":"error","errorType":"bad_data","error":"x"}"#), Error(_)));
+    assert!(matches!(parse_prometheus("not json"), Error(_)));
 }
