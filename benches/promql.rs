@@ -87,9 +87,7 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for (name, q, series) in queries {
         g.throughput(Throughput::Elements(series * per_series));
-        g.bench_function(*name, |b| {
-            b.iter(|| black_box(engine.range(&db, q, 0, end, 60_000).expect("query")))
-        });
+        g.bench_function(*name, |b| b.iter(|| black_box(engine.range(&db, q, 0, end, 60_000).expect("query"))));
     }
     g.finish();
 }

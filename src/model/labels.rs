@@ -151,14 +151,6 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Builds a [`Labels`] from `name => value` pairs; panics on invalid input (tests only).
-#[macro_export]
-macro_rules! labels {
-    ($($n:expr => $v:expr),* $(,)?) => {
-        $crate::model::Labels::from_pairs(&[$(($n, $v)),*]).expect("valid test labels")
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,7 +155,7 @@ impl Parser<'_> {
             TokenKind::LeftParen => {
                 self.advance()?;
                 let mut inner = self.parse_duration_expr(0, ctx, exp)?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
+                let close = self.expect_token(TokenKind::RightParen, ctx, "\")\"")?;
                 if !matches!(inner.kind, DurationExprKind::Number(_)) {
                     inner.wrapped = true;
                     inner.pos = PosRange::new(t.start, close.end);
@@ -164,8 +164,8 @@ impl Parser<'_> {
             }
             TokenKind::Keyword(kw @ (Keyword::Step | Keyword::Range | Keyword::Start | Keyword::End)) => {
                 self.advance()?;
-                self.expect(TokenKind::LeftParen, ctx, "\"(\"")?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
+                self.expect_token(TokenKind::LeftParen, ctx, "\"(\"")?;
+                let close = self.expect_token(TokenKind::RightParen, ctx, "\")\"")?;
                 let kind = match kw {
                     Keyword::Step => DurationExprKind::Step,
                     Keyword::Range => DurationExprKind::Range,
@@ -178,11 +178,11 @@ impl Parser<'_> {
             TokenKind::Identifier if matches!(self.text(t), "min_of" | "max_of") => {
                 let is_min = self.text(t) == "min_of";
                 self.advance()?;
-                self.expect(TokenKind::LeftParen, ctx, "\"(\"")?;
+                self.expect_token(TokenKind::LeftParen, ctx, "\"(\"")?;
                 let a = self.parse_duration_expr(0, ctx, exp)?;
-                self.expect(TokenKind::Comma, ctx, "\",\"")?;
+                self.expect_token(TokenKind::Comma, ctx, "\",\"")?;
                 let b = self.parse_duration_expr(0, ctx, exp)?;
-                let close = self.expect(TokenKind::RightParen, ctx, "\")\"")?;
+                let close = self.expect_token(TokenKind::RightParen, ctx, "\")\"")?;
                 let pos = PosRange::new(t.start, close.end);
                 self.gate_duration(pos)?;
                 let kind = if is_min {

@@ -148,7 +148,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect(&mut self, kind: TokenKind, context: &str, expected: &str) -> PResult<Token> {
+    fn expect_token(&mut self, kind: TokenKind, context: &str, expected: &str) -> PResult<Token> {
         if self.kind() == Some(kind) { self.advance() } else { Err(self.unexpected(context, expected)) }
     }
 
@@ -268,7 +268,7 @@ impl<'a> Parser<'a> {
             self.advance()?;
             self.advance()?;
             let v = self.parse_signed_number("fill modifier", "number")?;
-            self.expect(TokenKind::RightParen, "fill modifier", "\")\"")?;
+            self.expect_token(TokenKind::RightParen, "fill modifier", "\")\"")?;
             match which {
                 "fill" => m.fill = FillValues { lhs: Some(v), rhs: Some(v) },
                 "fill_left" => m.fill.lhs = Some(v),
@@ -344,7 +344,7 @@ impl<'a> Parser<'a> {
             TokenKind::LeftParen => {
                 self.advance()?;
                 let inner = self.parse_expr(0)?;
-                let close = self.expect(TokenKind::RightParen, "", "")?;
+                let close = self.expect_token(TokenKind::RightParen, "", "")?;
                 Ok(Expr::Paren(ParenExpr { expr: Box::new(inner), pos: PosRange::new(t.start, close.end) }))
             }
             TokenKind::LeftBrace => self.parse_vector_selector(None),
@@ -416,7 +416,7 @@ impl<'a> Parser<'a> {
 
     /// `( [expr {, expr}] )`.
     fn parse_call_body(&mut self) -> PResult<Vec<Expr>> {
-        self.expect(TokenKind::LeftParen, "", "")?;
+        self.expect_token(TokenKind::LeftParen, "", "")?;
         let mut args = Vec::new();
         if self.kind() == Some(TokenKind::RightParen) {
             self.advance()?;
@@ -497,7 +497,7 @@ impl<'a> Parser<'a> {
 
     /// `( label {, label} [,] )` after `by`, `without`, `on`, `ignoring`, `group_left`, `group_right`.
     fn parse_grouping(&mut self) -> PResult<Vec<String>> {
-        self.expect(TokenKind::LeftParen, "grouping opts", "\"(\"")?;
+        self.expect_token(TokenKind::LeftParen, "grouping opts", "\"(\"")?;
         let mut labels = Vec::new();
         if self.kind() == Some(TokenKind::RightParen) {
             self.advance()?;
@@ -671,7 +671,7 @@ impl<'a> Parser<'a> {
                 } else {
                     return Err(self.unexpected("subquery selector", "number, duration, step(), range(), or \"]\""));
                 };
-                let close = self.expect(TokenKind::RightBracket, "subquery selector", "\"]\"")?;
+                let close = self.expect_token(TokenKind::RightBracket, "subquery selector", "\"]\"")?;
                 Ok(Expr::Subquery(SubqueryExpr {
                     pos: PosRange::new(e.pos().start, close.end),
                     expr: Box::new(e),
@@ -688,8 +688,8 @@ impl<'a> Parser<'a> {
     fn parse_at(&mut self, target: PosRange) -> PResult<AtModifier> {
         if let Some(TokenKind::Keyword(kw @ (Keyword::Start | Keyword::End))) = self.kind() {
             self.advance()?;
-            self.expect(TokenKind::LeftParen, "@", "timestamp")?;
-            self.expect(TokenKind::RightParen, "@", "timestamp")?;
+            self.expect_token(TokenKind::LeftParen, "@", "timestamp")?;
+            self.expect_token(TokenKind::RightParen, "@", "timestamp")?;
             return Ok(if kw == Keyword::Start { AtModifier::Start } else { AtModifier::End });
         }
         let secs = self.parse_signed_number("@", "timestamp")?;

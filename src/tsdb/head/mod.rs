@@ -642,7 +642,7 @@ mod tests {
     #[test]
     fn chunks_are_cut_at_120_samples_and_at_range_boundaries() {
         let head = Head::new(HeadOptions { chunk_range: 1000, ..HeadOptions::default() }, Arc::default());
-        let (s, created) = head.get_or_create(&crate::labels!("a" => "1"));
+        let (s, created) = head.get_or_create(&Labels::from_pairs(&[("a", "1")]).unwrap());
         assert!(created);
         for t in 0..130 {
             assert!(head.apply(&s, t, t as f64, false));
