@@ -442,6 +442,25 @@ fn queries(start: i64) -> Vec<(String, Mode)> {
         q.push(format!("count_over_time(node_load[20m30s:1m] @ {})", at(m)));
     }
     q.push(format!("node_load @ {}", at(-10)));
+    q.push(format!("timestamp(node_load @ {})", at(45)));
+    q.push(format!("max_over_time(rate(http_requests_total[5m])[10m30s:1m] @ {})", at(50)));
+    q.push(format!("sum by (job) (rate(http_requests_total[2m] @ {} offset 3m))", at(90)));
+    for s in [
+        "timestamp(node_load offset 5m)",
+        "avg_over_time(node_load[10m30s:1m] offset 20m)",
+        "vector(1) and on() node_load",
+        "node_load and on() vector(1)",
+        "sum by (instance) (node_temp) unless on(instance) node_load > 1.5",
+        "node_temp * on(instance) group_left(job) sum by (instance, job) (http_requests_total)",
+        "max by (instance) (node_temp) == bool on(instance) min by (instance) (node_temp)",
+        "count_values(\"n\", count by (instance) (http_requests_total))",
+        "sum(http_requests_total) by (code) / ignoring(code) group_left sum(http_requests_total)",
+        "-sum without (sensor) (node_temp) ^ 2",
+        "changes(node_temp[1h]) - resets(node_temp[1h])",
+        "label_replace(sum by (instance) (node_temp), \"instance\", \"x$1\", \"instance\", \"i(1)\")",
+    ] {
+        q.push(s.to_string());
+    }
     let mut out: Vec<(String, Mode)> = q.into_iter().map(|s| (s, Mode::Exact)).collect();
     out.extend(vals.into_iter().map(|s| (s, Mode::ValuesOnly)));
     out
