@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real peers Cairn is compared against, from Debian's packages, when missing.
-# Which peers the suite needs grows with the issues; list them in PEERS.
+# Which peers the suite needs grows with the issues: CAIRN_PEERS lists them (Debian package
+# names, space-separated); scripts/test.sh sets the suite's default. Tests that need a missing peer
+# skip with a message, or fail when CI=true.
+#   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs)
 set -euo pipefail
-PEERS=${CAIRN_PEERS-}
+PEERS=${CAIRN_PEERS-prometheus}
 missing=()
 for p in $PEERS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,6 +3,8 @@
 # (Debian packages; needs root or sudo), then builds once and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers the tests compare against (Debian package names); override with CAIRN_PEERS.
+export CAIRN_PEERS=${CAIRN_PEERS-prometheus}
 ./scripts/install-peers.sh
 cargo test --all-features --no-fail-fast
 # Benchmarks and fuzz targets must keep compiling.

@@ -2,6 +2,8 @@
 
 mod crash;
 mod format_compat;
+mod peer;
+mod promql_diff;
 mod promql_engine;
 mod tsdb;
 
