@@ -2,51 +2,12 @@
 
 use super::QueryError;
 use super::eval::{Collector, Ev, StepReader, Val};
+use super::functions::{kahan_inc, quantile};
 use super::value::{AnnotationKind, Metric, Sample};
 use crate::model::{Label, Labels};
 use crate::promql::ast::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Neumaier-compensated summation, as Prometheus's `kahanSumInc`.
-pub(super) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-/// Prometheus's `quantile` over unsorted values (sorted in place): linear interpolation
-/// between closest ranks; `q < 0` gives -Inf, `q > 1` +Inf.
-pub(super) fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    // Go's sort.Float64s: NaN before everything.
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.total_cmp(b),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
 
 /// The grouping labels of `m`.
 fn group_key(m: &Labels, a: &AggregateExpr) -> Labels {

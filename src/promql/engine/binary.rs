@@ -30,6 +30,13 @@ pub(super) fn elem_op(op: BinaryOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
+/// Like [`elem_op`], with the `bool` modifier applied: `None` when a comparison filters the
+/// pair out.
+fn apply_op(op: BinaryOp, return_bool: bool, l: f64, r: f64) -> Option<f64> {
+    let (val, keep) = elem_op(op, l, r);
+    if return_bool { Some(if keep { 1.0 } else { 0.0 }) } else { keep.then_some(val) }
+}
+
 /// Whether the result of `op` loses the metric name.
 fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
     !op.is_comparison() || return_bool
@@ -187,14 +194,7 @@ impl Ev<'_> {
                 ));
             }
             let (fl, fr) = if one_to_many { (ov, ms.f) } else { (ms.f, ov) };
-            let (mut val, mut keep) = elem_op(b.op, fl, fr);
-            if b.return_bool {
-                val = if keep { 1.0 } else { 0.0 };
-                keep = true;
-            }
-            if !keep {
-                continue;
-            }
+            let Some(val) = apply_op(b.op, b.return_bool, fl, fr) else { continue };
             let metric = result_metric(&ms.metric, os_metric.map(|m| &**m), matching);
             if matching.card != VectorMatchCardinality::OneToOne && inserted.insert(metric.clone(), ()).is_some() {
                 return Err(QueryError::Execution(
@@ -212,14 +212,7 @@ impl Ev<'_> {
                     continue;
                 }
                 let (fl, fr) = if one_to_many { (os.f, f) } else { (f, os.f) };
-                let (mut val, mut keep) = elem_op(b.op, fl, fr);
-                if b.return_bool {
-                    val = if keep { 1.0 } else { 0.0 };
-                    keep = true;
-                }
-                if !keep {
-                    continue;
-                }
+                let Some(val) = apply_op(b.op, b.return_bool, fl, fr) else { continue };
                 let metric = Arc::new(sig_labels(&sig));
                 out.push(Sample {
                     metric,

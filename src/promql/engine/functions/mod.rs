@@ -280,7 +280,7 @@ fn out_sample(metric: &Metric, ctx: &FnCtx<'_>, f: f64, drop_name: bool) -> Samp
 /// One step of Kahan-Babuška-Neumaier summation, as upstream's `kahansum.Inc`: adds `inc` to
 /// `sum` with compensation `c`, returning the new pair. An infinite sum resets the
 /// compensation so that it cannot turn into NaN.
-fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
     let c = if t.is_infinite() {
         0.0
@@ -295,7 +295,7 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 /// The `q`-quantile of `values` (sorted in place), as upstream's `quantile`: NaN for no values
 /// or a NaN `q`, -Inf below 0, +Inf above 1, otherwise linear interpolation between the two
 /// closest ranks. NaN values sort first.
-fn quantile(q: f64, values: &mut [f64]) -> f64 {
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
         return f64::NAN;
     }
