@@ -13,6 +13,7 @@ pub mod metrics;
 mod postings;
 mod querier;
 pub mod tombstones;
+pub(crate) mod varint;
 pub mod wal;
 
 pub use db::{Db, Options};

@@ -1,19 +1,7 @@
 //! Byte-level helpers shared by the block files: varint writers and a bounds-checked read
 //! cursor that reports malformed input as an error instead of panicking.
 
-/// Appends `v` as unsigned LEB128.
-pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Appends `v` zigzag-encoded as LEB128.
-pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
-    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
+pub(crate) use crate::tsdb::varint::{put_uvarint, put_varint};
 
 /// Appends a little-endian `u32`.
 pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {

@@ -16,8 +16,8 @@
 
 use super::ChunkError;
 use super::bstream::{BitReader, BitWriter};
-use super::varint::{ByteReader, VarintError, put_uvarint, put_varint, zigzag};
 use super::xor::{NO_WINDOW, ValueCode, read_xor_value, write_xor_value};
+use crate::tsdb::varint::{ByteReader, VarintError, put_uvarint, put_varint, zigzag};
 
 /// Timestamp scheme: first timestamp, first delta, then delta-of-deltas.
 const TS_DOD: u8 = 0;

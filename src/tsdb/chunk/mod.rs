@@ -11,7 +11,6 @@ mod bstream;
 pub mod columnar;
 #[doc(hidden)]
 pub mod testutil;
-mod varint;
 mod xor;
 
 pub use xor::{XorChunk, XorIterator};

@@ -4,7 +4,7 @@
 
 use super::ChunkError;
 use super::bstream::{BitReader, BitWriter, low_mask};
-use super::varint::{self, VarintError};
+use crate::tsdb::varint::{self, VarintError};
 
 /// Marks "no value window yet" in the appender.
 pub(super) const NO_WINDOW: u8 = 0xff;

@@ -1,4 +1,5 @@
-//! LEB128 varints and zigzag, byte-aligned, as Go's `encoding/binary` writes them.
+//! LEB128 varints and zigzag, byte-aligned, as Go's `encoding/binary` writes them: the one
+//! varint writer that the WAL, block and chunk encodings share.
 
 /// The longest encoding of a `u64`.
 pub(crate) const MAX_LEN: usize = 10;
