@@ -293,7 +293,15 @@ pub fn parse_metric_selector(s: &str) -> Result<Vec<Matcher>, String> {
 pub fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
     let mut sets = Vec::with_capacity(values.len());
     for v in values {
-        let ms = parse_metric_selector(v)?;
+        // The PromQL parser already refuses selectors without a non-empty matcher; report
+        // that with the API's wording.
+        let ms = parse_metric_selector(v).map_err(|e| {
+            if e.ends_with("vector selector must contain at least one non-empty matcher") {
+                "match[] must contain at least one non-empty matcher".to_string()
+            } else {
+                e
+            }
+        })?;
         if ms.iter().all(|m| m.matches("")) {
             return Err("match[] must contain at least one non-empty matcher".into());
         }
@@ -340,8 +348,8 @@ mod tests {
     fn min_max_times_are_prometheus_bounds() {
         // Go: time.Unix(math.MinInt64/1000+62135596801, 0) and
         // time.Unix(math.MaxInt64/1000-62135596801, 999999999), in milliseconds.
-        assert_eq!(MIN_TIME_MS, -9_223_309_901_258_174_000);
-        assert_eq!(MAX_TIME_MS, 9_223_309_901_258_174_999);
+        assert_eq!(MIN_TIME_MS, -9_223_309_901_257_974_000);
+        assert_eq!(MAX_TIME_MS, 9_223_309_901_257_974_999);
     }
 
     #[test]
