@@ -4,6 +4,7 @@ mod crash;
 mod format_compat;
 mod promql_engine;
 mod tsdb;
+mod web;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
 pub struct Rng(u64);
