@@ -200,7 +200,9 @@ fn run_server(f: ServerFlags) -> Result<()> {
     if let Some(c) = &f.config_file {
         tracing::warn!(file = %c.display(), "--config.file is accepted but not read yet: scraping and rules are not built");
     } else {
-        tracing::info!("no --config.file: using the built-in default configuration (self-scrape every 15s; scraping is not built yet)");
+        tracing::info!(
+            "no --config.file: using the built-in default configuration (self-scrape every 15s; scraping is not built yet)"
+        );
     }
     if let Some(c) = &f.web_config_file {
         tracing::warn!(file = %c.display(), "--web.config.file is accepted but not applied yet: no TLS or basic auth");

@@ -178,9 +178,7 @@ async fn close_db(mut db: Arc<Db>, grace: Duration) -> Result<(), Error> {
     loop {
         match Arc::try_unwrap(db) {
             Ok(db) => {
-                tokio::task::spawn_blocking(move || db.close())
-                    .await
-                    .map_err(|e| Error::Task(e.to_string()))??;
+                tokio::task::spawn_blocking(move || db.close()).await.map_err(|e| Error::Task(e.to_string()))??;
                 tracing::info!("storage engine closed");
                 return Ok(());
             }

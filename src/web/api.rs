@@ -267,8 +267,5 @@ pub fn label_values(_s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, Api
 
 /// Milliseconds since the epoch now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

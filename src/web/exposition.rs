@@ -100,7 +100,8 @@ pub async fn federate(State(s): State<AppState>, uri: Uri) -> Response {
                 }
             }
         }
-        let mut by_name: BTreeMap<&str, Vec<(&Labels, (i64, f64))>> = BTreeMap::new();
+        type Family<'a> = Vec<(&'a Labels, (i64, f64))>;
+        let mut by_name: BTreeMap<&str, Family> = BTreeMap::new();
         for (l, tv) in &latest {
             by_name.entry(l.metric_name().unwrap_or("")).or_default().push((l, *tv));
         }
@@ -263,7 +264,12 @@ mod tests {
         assert_eq!(parse_cpu_seconds(stat), 4.0);
         assert_eq!(parse_cpu_seconds("garbage"), 0.0);
         assert_eq!(status_kib("Name: x\nVmRSS:\t  1024 kB\n", "VmRSS:"), 1024.0);
-        assert_eq!(parse_max_fds("Limit Soft Hard Units\nMax open files            1024                 4096                 files\n"), 1024.0);
+        assert_eq!(
+            parse_max_fds(
+                "Limit Soft Hard Units\nMax open files            1024                 4096                 files\n"
+            ),
+            1024.0
+        );
         let live = ProcessStats::read();
         assert!(live.resident_bytes > 0.0 && live.open_fds > 0.0);
     }

@@ -299,11 +299,7 @@ mod tests {
                 r#"[{"metric":{"__name__":"up","job":"a"},"value":[10,"1"]}]"#,
             ),
             (
-                Value::Matrix(vec![Series {
-                    metric: m,
-                    floats: vec![(0, f64::NAN), (15_000, 0.5)],
-                    drop_name: false,
-                }]),
+                Value::Matrix(vec![Series { metric: m, floats: vec![(0, f64::NAN), (15_000, 0.5)], drop_name: false }]),
                 r#"[{"metric":{"__name__":"up","job":"a"},"values":[[0,"NaN"],[15,"0.5"]]}]"#,
             ),
             (Value::Vector(vec![]), "[]"),

@@ -188,11 +188,7 @@ async fn healthy() -> &'static str {
 }
 
 async fn ready(State(s): State<AppState>) -> Response {
-    if s.is_ready() {
-        "Prometheus Server is Ready.\n".into_response()
-    } else {
-        not_ready()
-    }
+    if s.is_ready() { "Prometheus Server is Ready.\n".into_response() } else { not_ready() }
 }
 
 /// Prometheus's answer while the storage is not open yet.
@@ -279,10 +275,18 @@ pub fn endpoint(methods: &[Method], kind: Kind, f: ApiFn) -> MethodRouter<AppSta
         }
     }
     let filter = filter.unwrap_or(axum::routing::MethodFilter::GET);
-    on(filter, move |State(s): State<AppState>, path: Option<axum::extract::Path<String>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
-        let path_arg = path.map(|p| p.0).unwrap_or_default();
-        dispatch(s, kind, f, &method, &uri, &headers, &body, path_arg).await
-    })
+    on(
+        filter,
+        move |State(s): State<AppState>,
+              path: Option<axum::extract::Path<String>>,
+              method: Method,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let path_arg = path.map(|p| p.0).unwrap_or_default();
+            dispatch(s, kind, f, &method, &uri, &headers, &body, path_arg).await
+        },
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

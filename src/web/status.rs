@@ -155,7 +155,12 @@ pub fn build_info_json() -> Json {
 fn top(mut stats: Vec<(String, u64)>, n: usize) -> Json {
     stats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     stats.truncate(n);
-    Json::Arr(stats.into_iter().map(|(name, v)| Json::obj(vec![("name", Json::str(name)), ("value", Json::int(v))])).collect())
+    Json::Arr(
+        stats
+            .into_iter()
+            .map(|(name, v)| Json::obj(vec![("name", Json::str(name)), ("value", Json::int(v))]))
+            .collect(),
+    )
 }
 
 /// `GET /api/v1/status/tsdb`: head statistics and the top-`limit` (10) cardinality lists,
@@ -253,7 +258,10 @@ pub fn snapshot(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError
     let skip_head = match r.params.get("skip_head") {
         "" => false,
         v => parse_go_bool(v).ok_or_else(|| {
-            ApiError::invalid_param("skip_head", format!("unable to parse boolean: strconv.ParseBool: parsing {v:?}: invalid syntax"))
+            ApiError::invalid_param(
+                "skip_head",
+                format!("unable to parse boolean: strconv.ParseBool: parsing {v:?}: invalid syntax"),
+            )
         })?,
     };
     let now = SystemTime::now();

@@ -100,7 +100,10 @@ async fn query_endpoints_answer_exact_json() {
             r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","instance":"x","job":"a"},"value":[300,"1"]},{"metric":{"__name__":"up","instance":"y","job":"a"},"value":[300,"0"]}]}"#,
         ),
         // 1 + 0.
-        ("/api/v1/query?query=sum(up)&time=300", r#"{"resultType":"vector","result":[{"metric":{},"value":[300,"1"]}]}"#),
+        (
+            "/api/v1/query?query=sum(up)&time=300",
+            r#"{"resultType":"vector","result":[{"metric":{},"value":[300,"1"]}]}"#,
+        ),
         // Grafana's health check.
         ("/api/v1/query?query=1%2B1&time=4", r#"{"resultType":"scalar","result":[4,"2"]}"#),
         // A counter growing 1/s with samples every 15 s: over (240, 300] the samples at
@@ -152,10 +155,7 @@ async fn post_form_equals_get() {
     let p = post_form(&f.router, "/api/v1/query_range", "query=sum(up)&start=0&end=30&step=15").await;
     assert_eq!(g.status, StatusCode::OK);
     assert_eq!(g.body, p.body);
-    assert_eq!(
-        p.body,
-        ok(r#"{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[15,"1"],[30,"1"]]}]}"#)
-    );
+    assert_eq!(p.body, ok(r#"{"resultType":"matrix","result":[{"metric":{},"values":[[0,"1"],[15,"1"],[30,"1"]]}]}"#));
     // Body values win over the query string, as in Go's r.Form.
     let p = post_form(&f.router, "/api/v1/query?query=sum(up)&time=1", "query=count(up)").await;
     assert_eq!(p.body, ok(r#"{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]}]}"#));
@@ -170,12 +170,18 @@ async fn query_errors_have_prometheus_types_and_statuses() {
             "/api/v1/query_range?query=up&start=abc&end=1&step=1",
             bad(r#"invalid parameter "start": cannot parse "abc" to a valid timestamp"#),
         ),
-        ("/api/v1/query_range?query=up&start=1&end=&step=1", bad(r#"invalid parameter "end": cannot parse "" to a valid timestamp"#)),
+        (
+            "/api/v1/query_range?query=up&start=1&end=&step=1",
+            bad(r#"invalid parameter "end": cannot parse "" to a valid timestamp"#),
+        ),
         (
             "/api/v1/query_range?query=up&start=10&end=1&step=1",
             bad(r#"invalid parameter "end": end timestamp must not be before start time"#),
         ),
-        ("/api/v1/query_range?query=up&start=1&end=10&step=x", bad(r#"invalid parameter "step": cannot parse "x" to a valid duration"#)),
+        (
+            "/api/v1/query_range?query=up&start=1&end=10&step=x",
+            bad(r#"invalid parameter "step": cannot parse "x" to a valid duration"#),
+        ),
         (
             "/api/v1/query_range?query=up&start=1&end=10&step=0",
             bad(
@@ -184,13 +190,20 @@ async fn query_errors_have_prometheus_types_and_statuses() {
         ),
         (
             "/api/v1/query_range?query=up&start=0&end=100000&step=1",
-            bad("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"),
+            bad(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ),
         ),
         (
             "/api/v1/query?query=up&time=1e400",
-            bad(r#"invalid parameter "time": Invalid time value for 'time': cannot parse "1e400" to a valid timestamp"#),
+            bad(
+                r#"invalid parameter "time": Invalid time value for 'time': cannot parse "1e400" to a valid timestamp"#,
+            ),
         ),
-        ("/api/v1/query?query=up&timeout=zz", bad(r#"invalid parameter "timeout": cannot parse "zz" to a valid duration"#)),
+        (
+            "/api/v1/query?query=up&timeout=zz",
+            bad(r#"invalid parameter "timeout": cannot parse "zz" to a valid duration"#),
+        ),
         ("/api/v1/series", bad("no match[] parameter provided")),
         ("/api/v1/label/1bad/values", bad(r#"invalid label name: "1bad""#)),
         ("/api/v1/metadata?limit=x", bad("limit must be a number")),
@@ -217,9 +230,7 @@ async fn query_errors_have_prometheus_types_and_statuses() {
     let r = get(&f.router, "/api/v1/query_range?query=up%5B1m%5D&start=0&end=1&step=1").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     // Too many samples is an execution error (422).
-    let mut web = WebOptions::default();
-    web.max_query_concurrency = 1;
-    let small = fixture_with(web);
+    let small = fixture_with(WebOptions { max_query_concurrency: 1, ..WebOptions::default() });
     let mut opts = small.state.shared().opts.engine.clone();
     opts.max_samples = 1;
     let state = AppState::new(StateOptions { engine: opts, ..StateOptions::default() });
@@ -256,7 +267,10 @@ async fn series_labels_and_values() {
         assert_eq!(r.body, ok(want), "{uri}");
     }
     let r = get(&f.router, "/api/v1/label/__name__/values?limit=1").await;
-    assert_eq!(r.body, r#"{"status":"success","data":["http_requests_total"],"warnings":["results truncated due to limit"]}"#);
+    assert_eq!(
+        r.body,
+        r#"{"status":"success","data":["http_requests_total"],"warnings":["results truncated due to limit"]}"#
+    );
     let r = post_form(&f.router, "/api/v1/series", "match[]=http_requests_total").await;
     assert_eq!(r.body, ok(r#"[{"__name__":"http_requests_total","code":"200"}]"#));
 }
@@ -352,7 +366,9 @@ async fn admin_endpoints_with_the_flag() {
     let r = get(&f.router, "/api/v1/query?query=up&time=300").await;
     assert_eq!(
         r.body,
-        ok(r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","instance":"x","job":"a"},"value":[300,"1"]}]}"#)
+        ok(
+            r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","instance":"x","job":"a"},"value":[300,"1"]}]}"#
+        )
     );
     let r = send(&f.router, HttpRequest::put("/api/v1/admin/tsdb/clean_tombstones").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
