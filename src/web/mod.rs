@@ -217,7 +217,12 @@ async fn quit(State(s): State<AppState>) -> Response {
 async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let handler = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let resp = next.run(req).await;
-    let handler = handler.unwrap_or_else(|| "other".into());
+    // Handlers are named without the route prefix, as Prometheus names them.
+    let prefix = s.0.opts.web.route_prefix.trim_end_matches('/');
+    let handler = match handler {
+        Some(h) => h.strip_prefix(prefix).filter(|h| h.starts_with('/')).map(str::to_string).unwrap_or(h),
+        None => "other".into(),
+    };
     *s.0.http_requests.lock().entry((handler, resp.status().as_u16())).or_default() += 1;
     resp
 }
