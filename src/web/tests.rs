@@ -454,3 +454,14 @@ async fn metrics_gzip_and_limits() {
         assert!(r.status.is_client_error() || r.status.is_success(), "{uri}: {} {}", r.status, r.body);
     }
 }
+
+#[tokio::test]
+async fn routes_live_under_the_route_prefix() {
+    let f = fixture_with(WebOptions { route_prefix: "/prom".into(), ..WebOptions::default() });
+    assert_eq!(get(&f.router, "/prom/-/ready").await.status, StatusCode::OK);
+    let r = get(&f.router, "/prom/api/v1/label/job/values").await;
+    assert_eq!(r.body, ok(r#"["a"]"#));
+    assert_eq!(get(&f.router, "/api/v1/label/job/values").await.status, StatusCode::NOT_FOUND);
+    let m = get(&f.router, "/prom/metrics").await;
+    assert!(m.body.contains("handler=\"/api/v1/label/{name}/values\"} 1\n"), "{}", m.body);
+}
