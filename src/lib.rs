@@ -1,7 +1,7 @@
 //! Cairn: a drop-in Prometheus replacement in one binary.
 //!
 //! Modules follow `ARCHITECTURE.md`: [`model`] (labels, samples, matchers) and [`tsdb`] (the
-//! storage engine) so far.
+//! storage engine), [`promql`], [`web`] (the HTTP API) and [`server`] (wiring).
 
 #![warn(missing_docs)]
 
@@ -9,3 +9,4 @@ pub mod model;
 pub mod promql;
 pub mod server;
 pub mod tsdb;
+pub mod web;

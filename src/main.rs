@@ -59,6 +59,42 @@ struct ServerFlags {
     /// Output format of log messages: logfmt or json.
     #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt")]
     log_format: String,
+    /// Address to listen on for the web interface and API.
+    #[arg(long = "web.listen-address", value_name = "ADDRESS", default_value = "0.0.0.0:9090")]
+    listen_address: String,
+    /// The URL under which Cairn is externally reachable (e.g. behind a reverse proxy).
+    /// Defaults to http://<hostname>:<port>/.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints. Defaults to the path of
+    /// --web.external-url.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    route_prefix: Option<String>,
+    /// Enable shutdown and reload via HTTP request (/-/quit, /-/reload).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    /// Enable API endpoints for admin control actions (/api/v1/admin/*).
+    #[arg(long = "web.enable-admin-api")]
+    enable_admin_api: bool,
+    /// Enable the remote write receiver (accepted; the receiver is not built yet).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    enable_remote_write_receiver: bool,
+    /// Path to a web configuration file (TLS, basic auth). Accepted; not applied yet.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m")]
+    query_timeout: String,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", value_name = "N", default_value_t = 50_000_000)]
+    query_max_samples: usize,
+    /// The maximum lookback duration for retrieving metrics during expression evaluations
+    /// and federation.
+    #[arg(long = "query.lookback-delta", value_name = "DURATION", default_value = "5m")]
+    query_lookback_delta: String,
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
+    query_max_concurrency: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,9 +199,100 @@ fn run_server(f: ServerFlags) -> Result<()> {
     };
     if let Some(c) = &f.config_file {
         tracing::warn!(file = %c.display(), "--config.file is accepted but not read yet: scraping and rules are not built");
+    } else {
+        tracing::info!(
+            "no --config.file: using the built-in default configuration (self-scrape every 15s; scraping is not built yet)"
+        );
     }
-    server::run(ServerOptions { data_dir: f.tsdb_path, tsdb })?;
+    if let Some(c) = &f.web_config_file {
+        tracing::warn!(file = %c.display(), "--web.config.file is accepted but not applied yet: no TLS or basic auth");
+    }
+    let mut opts = ServerOptions::new(&f.tsdb_path);
+    opts.flags = flag_map(&f);
+    opts.tsdb = tsdb;
+    opts.engine.timeout = std::time::Duration::from_millis(
+        parse_duration(&f.query_timeout).context("invalid --query.timeout")?.max(0) as u64,
+    );
+    opts.engine.max_samples = f.query_max_samples;
+    opts.engine.lookback_delta_ms =
+        parse_duration(&f.query_lookback_delta).context("invalid --query.lookback-delta")?;
+    if opts.engine.lookback_delta_ms <= 0 {
+        bail!("invalid --query.lookback-delta: must be positive");
+    }
+    let port = f.listen_address.rsplit_once(':').map(|(_, p)| p).unwrap_or("9090");
+    let external = match &f.external_url {
+        Some(u) => u.trim_end_matches('/').to_string() + "/",
+        None => format!("http://{}:{port}/", hostname()),
+    };
+    let prefix = match &f.route_prefix {
+        Some(p) => p.clone(),
+        None => url_path(&external).to_string(),
+    };
+    let prefix = format!("/{}", prefix.trim_matches('/'));
+    opts.web.listen_address = f.listen_address.clone();
+    opts.web.external_url = external;
+    opts.web.route_prefix = prefix;
+    opts.web.enable_lifecycle = f.enable_lifecycle;
+    opts.web.enable_admin_api = f.enable_admin_api;
+    opts.web.enable_remote_write_receiver = f.enable_remote_write_receiver;
+    opts.web.max_query_concurrency = f.query_max_concurrency.max(1);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&f.listen_address)
+            .await
+            .with_context(|| format!("listening on --web.listen-address={}", f.listen_address))?;
+        server::run(listener, server::shutdown_signal(), opts).await?;
+        anyhow::Ok(())
+    })?;
+    tracing::info!("see you next time!");
     Ok(())
+}
+
+/// Every server flag with its value as a string, as `/api/v1/status/flags` shows them.
+fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let path = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    [
+        ("config.file", path(&f.config_file)),
+        ("storage.tsdb.path", f.tsdb_path.display().to_string()),
+        ("storage.tsdb.retention.time", opt(&f.retention_time)),
+        ("storage.tsdb.retention.size", opt(&f.retention_size)),
+        ("storage.tsdb.out-of-order-time-window", opt(&f.ooo_window)),
+        ("storage.tsdb.wal-segment-size", opt(&f.wal_segment_size)),
+        ("storage.tsdb.wal-fsync", f.wal_fsync.clone()),
+        ("log.level", f.log_level.clone()),
+        ("log.format", f.log_format.clone()),
+        ("web.listen-address", f.listen_address.clone()),
+        ("web.external-url", opt(&f.external_url)),
+        ("web.route-prefix", opt(&f.route_prefix)),
+        ("web.enable-lifecycle", f.enable_lifecycle.to_string()),
+        ("web.enable-admin-api", f.enable_admin_api.to_string()),
+        ("web.enable-remote-write-receiver", f.enable_remote_write_receiver.to_string()),
+        ("web.config.file", path(&f.web_config_file)),
+        ("query.timeout", f.query_timeout.clone()),
+        ("query.max-samples", f.query_max_samples.to_string()),
+        ("query.lookback-delta", f.query_lookback_delta.clone()),
+        ("query.max-concurrency", f.query_max_concurrency.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The machine's host name (for the default external URL).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The path of an absolute URL (`http://h:1/a/b` → `/a/b`), `/` when it has none.
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
 }
 
 fn debug_ingest(dir: &std::path::Path, series: usize, batches: Option<u64>) -> Result<()> {

@@ -1,10 +1,41 @@
-//! Wiring: starts the storage engine (and, as they land, the scrape manager, rule engine and
-//! HTTP API), and stops everything gracefully on SIGTERM or SIGINT.
+//! Wiring: serves the HTTP API on an already-bound listener, opens the storage engine in the
+//! background (the server answers `/-/ready` with 503 until it is open), and on the shutdown
+//! future, `/-/quit` or a storage failure stops serving and closes the database cleanly.
+//!
+//! [`run`] takes the listener and the shutdown future from its caller (mini-redis style), so
+//! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
+//! `--web.listen-address` and passes [`shutdown_signal`] (SIGTERM or SIGINT).
 
 pub mod units;
 
+use crate::promql::engine::EngineOptions;
 use crate::tsdb::{Db, Options};
+use crate::web::{self, AppState, StateOptions, WebOptions};
+use std::collections::BTreeMap;
+use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// The configuration Cairn runs with when no `--config.file` is given, as Prometheus's
+/// default: scrape the server itself every 15 s. (Scraping is not built yet; this text is
+/// what `/api/v1/status/config` shows.)
+pub const DEFAULT_CONFIG_YAML: &str = "global:
+  scrape_interval: 15s
+  scrape_timeout: 10s
+  evaluation_interval: 15s
+scrape_configs:
+- job_name: prometheus
+  honor_timestamps: true
+  scrape_interval: 15s
+  scrape_timeout: 10s
+  metrics_path: /metrics
+  scheme: http
+  static_configs:
+  - targets:
+    - localhost:9090
+";
 
 /// What the server runs with (from the command line).
 #[derive(Clone, Debug)]
@@ -13,33 +44,170 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// Storage engine options.
     pub tsdb: Options,
+    /// `--web.*` options.
+    pub web: WebOptions,
+    /// `--query.*` options.
+    pub engine: EngineOptions,
+    /// Every flag and its value, for `/api/v1/status/flags`.
+    pub flags: BTreeMap<String, String>,
+    /// The configuration text shown by `/api/v1/status/config`.
+    pub config_yaml: String,
+    /// How long in-flight requests may take to finish once stopping begins; after that
+    /// their connections are dropped.
+    pub shutdown_grace: Duration,
 }
 
-/// Opens the storage engine and runs until SIGTERM/SIGINT, then closes it cleanly (WAL
-/// fsynced; the head is rebuilt from it on the next start).
-pub fn run(opts: ServerOptions) -> Result<(), crate::tsdb::Error> {
-    let db = Db::open(&opts.data_dir, opts.tsdb)?;
-    tracing::info!(dir = %opts.data_dir.display(), series = db.head().num_series(), "storage engine ready");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(crate::tsdb::error_io(&opts.data_dir))?;
-    rt.block_on(wait_for_shutdown());
-    tracing::info!("shutting down");
-    db.close()
+impl ServerOptions {
+    /// Defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServerOptions {
+        ServerOptions {
+            data_dir: data_dir.into(),
+            tsdb: Options::default(),
+            web: WebOptions::default(),
+            engine: EngineOptions::default(),
+            flags: BTreeMap::new(),
+            config_yaml: DEFAULT_CONFIG_YAML.to_string(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
 }
 
-async fn wait_for_shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The storage engine failed to open or to close.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::tsdb::Error),
+    /// Serving HTTP failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+    /// The task opening the storage engine panicked or was cancelled.
+    #[error("opening storage: {0}")]
+    Task(String),
+}
+
+/// Serves on `listener` until `shutdown` resolves or `/-/quit` is called, then stops
+/// accepting, lets in-flight requests finish (at most [`ServerOptions::shutdown_grace`]),
+/// and closes the database (WAL fsynced). Returns an error if the database cannot be opened.
+pub async fn run(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    opts: ServerOptions,
+) -> Result<(), Error> {
+    let retention = if opts.tsdb.retention_time > 0 {
+        crate::model::duration::format_duration(opts.tsdb.retention_time)
+    } else {
+        String::new()
+    };
+    let state = AppState::new(StateOptions {
+        web: opts.web.clone(),
+        engine: opts.engine.clone(),
+        flags: opts.flags.clone(),
+        config_yaml: opts.config_yaml.clone(),
+        data_dir: opts.data_dir.clone(),
+        storage_retention: retention,
+    });
+    tracing::info!(address = %listener.local_addr()?, "listening");
+
+    let (open_err_tx, mut open_err_rx) = tokio::sync::mpsc::channel::<Error>(1);
+    let opener = {
+        let state = state.clone();
+        let (dir, tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = tokio::task::spawn_blocking(move || Db::open(&dir, tsdb)).await;
+            let err = match res {
+                Ok(Ok(db)) => {
+                    tracing::info!(
+                        series = db.head().num_series(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "storage engine ready; server is ready to receive web requests"
+                    );
+                    state.set_db(Arc::new(db));
+                    return;
+                }
+                Ok(Err(e)) => Error::Storage(e),
+                Err(e) => Error::Task(e.to_string()),
+            };
+            let _ = open_err_tx.send(err).await;
+        })
+    };
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let serve = axum::serve(listener, web::app(state.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    let mut server = tokio::spawn(serve);
+
+    let mut result: Result<(), Error> = Ok(());
+    tokio::select! {
+        _ = shutdown => tracing::info!("received shutdown signal"),
+        _ = state.quit_requested() => tracing::info!("termination requested via the web"),
+        Some(e) = open_err_rx.recv() => result = Err(e),
+        r = &mut server => {
+            result = match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Error::Io(e)),
+                Err(e) => Err(Error::Task(e.to_string())),
+            };
+        }
+    }
+
+    tracing::info!("stopping the HTTP server");
+    let _ = stop_tx.send(true);
+    if !server.is_finished() && tokio::time::timeout(opts.shutdown_grace, &mut server).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in time; dropping their connections");
+        server.abort();
+    }
+    // Wait for an open in progress to finish, so the database is closed, not abandoned.
+    let _ = opener.await;
+    if let Some(db) = state.take_db() {
+        drop(state);
+        close_db(db, opts.shutdown_grace).await?;
+    }
+    result
+}
+
+/// Closes `db` once the blocking tasks still holding it (queries past the grace period)
+/// have let go, waiting at most `grace`; otherwise the last holder's drop closes it.
+async fn close_db(mut db: Arc<Db>, grace: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + grace;
+    loop {
+        match Arc::try_unwrap(db) {
+            Ok(db) => {
+                tokio::task::spawn_blocking(move || db.close()).await.map_err(|e| Error::Task(e.to_string()))??;
+                tracing::info!("storage engine closed");
+                return Ok(());
+            }
+            Err(shared) if Instant::now() < deadline => {
+                db = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                tracing::warn!("storage still in use at shutdown; it closes when the last query ends");
+                return Ok(());
             }
         }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT. SIGHUP (Prometheus's reload signal) is logged: there is
+/// no configuration to reload until the scrape manager lands.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (term, int, hup) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+    match (term, int, hup) {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+                _ = hup.recv() => tracing::info!("SIGHUP: nothing to reload yet"),
+            }
+        },
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }

@@ -6,6 +6,7 @@ mod peer;
 mod promql_diff;
 mod promql_engine;
 mod tsdb;
+mod web;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
 pub struct Rng(u64);

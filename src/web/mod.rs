@@ -1,0 +1,378 @@
+//! The HTTP server's routes: Prometheus's `/api/v1`, `/federate`, `/metrics` and the
+//! lifecycle endpoints `/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit`.
+//!
+//! Principal items: [`AppState`] (what handlers share: the database once it is open, engine
+//! options, flags), [`WebOptions`] (the `--web.*` flags) and [`app`], which builds the axum
+//! [`Router`] that [`crate::server::run`] serves and tests drive with `oneshot`.
+//!
+//! Handlers that touch storage or run queries do so on tokio's blocking pool, so the async
+//! workers never wait on the TSDB. Until the database is open every route except
+//! `/-/healthy`, `/api/v1/status/walreplay` and `/metrics` answers 503, as Prometheus's
+//! readiness wrapper does.
+
+pub mod api;
+pub mod exposition;
+pub mod json;
+pub mod params;
+pub mod status;
+
+use crate::promql::engine::EngineOptions;
+use crate::tsdb::Db;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, on};
+use json::Json;
+use params::{ApiError, Params};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{Notify, Semaphore};
+
+/// The `--web.*` options.
+#[derive(Clone, Debug)]
+pub struct WebOptions {
+    /// `--web.listen-address`, as given (shown in flags; the server binds it).
+    pub listen_address: String,
+    /// `--web.external-url`, resolved (`http://<host>:<port>/` by default).
+    pub external_url: String,
+    /// `--web.route-prefix`: where the routes are mounted, `/` or `/<path>` without a
+    /// trailing slash.
+    pub route_prefix: String,
+    /// `--web.enable-lifecycle`: allow `/-/reload` and `/-/quit`.
+    pub enable_lifecycle: bool,
+    /// `--web.enable-admin-api`: allow `/api/v1/admin/*`.
+    pub enable_admin_api: bool,
+    /// `--web.enable-remote-write-receiver` (accepted; the receiver is not built yet).
+    pub enable_remote_write_receiver: bool,
+    /// Largest request body accepted (bytes); larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// `--query.max-concurrency`: queries evaluated at once; more wait their turn.
+    pub max_query_concurrency: usize,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            listen_address: "0.0.0.0:9090".into(),
+            external_url: "http://localhost:9090/".into(),
+            route_prefix: "/".into(),
+            enable_lifecycle: false,
+            enable_admin_api: false,
+            enable_remote_write_receiver: false,
+            max_body_bytes: 8 << 20,
+            max_query_concurrency: 20,
+        }
+    }
+}
+
+/// Everything [`AppState::new`] needs.
+#[derive(Clone, Debug, Default)]
+pub struct StateOptions {
+    /// Web options.
+    pub web: WebOptions,
+    /// Engine options (`--query.*`).
+    pub engine: EngineOptions,
+    /// Every flag with its value as a string, for `/api/v1/status/flags`.
+    pub flags: BTreeMap<String, String>,
+    /// The configuration's text, for `/api/v1/status/config`.
+    pub config_yaml: String,
+    /// `--storage.tsdb.path` (snapshots go under `<dir>/snapshots`).
+    pub data_dir: PathBuf,
+    /// Retention as shown by `/api/v1/status/runtimeinfo` (e.g. `15d`).
+    pub storage_retention: String,
+}
+
+/// State shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The shared state behind [`AppState`].
+pub struct Shared {
+    /// Options given at start.
+    pub opts: StateOptions,
+    /// The database, set once it is open (the server is "ready" from then on) and taken
+    /// back at shutdown.
+    db: parking_lot::RwLock<Option<Arc<Db>>>,
+    /// When the process started.
+    pub started: SystemTime,
+    /// Notified by `/-/quit`.
+    quit: Notify,
+    /// Bounds concurrent query evaluation (`--query.max-concurrency`).
+    queries: Semaphore,
+    /// Requests served, by handler (route pattern) and status code.
+    http_requests: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+impl AppState {
+    /// State with no database yet (not ready).
+    pub fn new(opts: StateOptions) -> AppState {
+        let permits = opts.web.max_query_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        AppState(Arc::new(Shared {
+            opts,
+            db: parking_lot::RwLock::new(None),
+            started: SystemTime::now(),
+            quit: Notify::new(),
+            queries: Semaphore::new(permits),
+            http_requests: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    /// Hands the open database over; the server is ready from now on.
+    pub fn set_db(&self, db: Arc<Db>) {
+        *self.0.db.write() = Some(db);
+    }
+
+    /// Takes the database back (at shutdown); requests answer 503 from then on.
+    pub fn take_db(&self) -> Option<Arc<Db>> {
+        self.0.db.write().take()
+    }
+
+    /// The database, while open.
+    pub fn db(&self) -> Option<Arc<Db>> {
+        self.0.db.read().clone()
+    }
+
+    /// Whether the database is open.
+    pub fn is_ready(&self) -> bool {
+        self.0.db.read().is_some()
+    }
+
+    /// Resolves when `/-/quit` is called.
+    pub async fn quit_requested(&self) {
+        self.0.quit.notified().await;
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &Shared {
+        &self.0
+    }
+
+    /// Requests served so far, by (handler, status code).
+    pub fn http_requests(&self) -> BTreeMap<(String, u16), u64> {
+        self.0.http_requests.lock().clone()
+    }
+}
+
+/// Builds the router with every route, mounted under the route prefix.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.0.opts.web.max_body_bytes;
+    let prefix = state.0.opts.web.route_prefix.trim_end_matches('/').to_string();
+    let routes = Router::new()
+        .route("/-/healthy", get(healthy).head(healthy))
+        .route("/-/ready", get(ready).head(ready))
+        .route("/-/reload", on(post_put(), reload))
+        .route("/-/quit", on(post_put(), quit))
+        .route("/metrics", get(exposition::metrics))
+        .route("/federate", get(exposition::federate))
+        .nest("/api/v1", api::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .with_state(state);
+    if prefix.is_empty() { routes } else { Router::new().nest(&prefix, routes) }
+}
+
+fn post_put() -> axum::routing::MethodFilter {
+    axum::routing::MethodFilter::POST.or(axum::routing::MethodFilter::PUT)
+}
+
+async fn healthy() -> &'static str {
+    "Prometheus Server is Healthy.\n"
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    if s.is_ready() { "Prometheus Server is Ready.\n".into_response() } else { not_ready() }
+}
+
+/// Prometheus's answer while the storage is not open yet.
+pub(crate) fn not_ready() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+}
+
+async fn reload(State(s): State<AppState>) -> Response {
+    if !s.0.opts.web.enable_lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.").into_response();
+    }
+    // There is no configuration to reload until the scrape manager and rule engine land: the
+    // built-in configuration is always valid, so a reload always succeeds.
+    tracing::info!("configuration reload requested: nothing to reload yet");
+    StatusCode::OK.into_response()
+}
+
+async fn quit(State(s): State<AppState>) -> Response {
+    if !s.0.opts.web.enable_lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.").into_response();
+    }
+    s.0.quit.notify_one();
+    "Requesting termination... Goodbye!".into_response()
+}
+
+async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let handler = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let resp = next.run(req).await;
+    // Handlers are named without the route prefix, as Prometheus names them.
+    let prefix = s.0.opts.web.route_prefix.trim_end_matches('/');
+    let handler = match handler {
+        Some(h) => h.strip_prefix(prefix).filter(|h| h.starts_with('/')).map(str::to_string).unwrap_or(h),
+        None => "other".into(),
+    };
+    *s.0.http_requests.lock().entry((handler, resp.status().as_u16())).or_default() += 1;
+    resp
+}
+
+/// What an API function returns on success.
+pub enum ApiOk {
+    /// `{"status":"success","data":...}` with optional warnings and infos.
+    Data {
+        /// The `data` member.
+        data: Json,
+        /// `warnings` (omitted when empty).
+        warnings: Vec<String>,
+        /// `infos` (omitted when empty).
+        infos: Vec<String>,
+    },
+    /// 204 with no body (admin endpoints).
+    NoContent,
+}
+
+impl ApiOk {
+    /// Success with `data` and no annotations.
+    pub fn data(data: Json) -> Result<ApiOk, ApiError> {
+        Ok(ApiOk::Data { data, warnings: Vec::new(), infos: Vec::new() })
+    }
+}
+
+/// One API request: form values and the path argument (the label name of
+/// `/label/<name>/values`).
+pub struct ApiRequest {
+    /// Form values.
+    pub params: Params,
+    /// The path argument, empty for routes without one.
+    pub path_arg: String,
+}
+
+/// An API function: runs on the blocking pool with the open database.
+pub type ApiFn = fn(&AppState, &Db, &ApiRequest) -> Result<ApiOk, ApiError>;
+
+/// Whether an API function is a query (bounded by `--query.max-concurrency`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A PromQL query.
+    Query,
+    /// Anything else.
+    Other,
+}
+
+/// A method router running `f` for `methods`, reading form values from the query string
+/// and, for POST and PUT, a urlencoded body.
+pub fn endpoint(methods: &[Method], kind: Kind, f: ApiFn) -> MethodRouter<AppState> {
+    let mut filter: Option<axum::routing::MethodFilter> = None;
+    for m in methods {
+        if let Ok(mf) = axum::routing::MethodFilter::try_from(m.clone()) {
+            filter = Some(filter.map_or(mf, |f| f.or(mf)));
+        }
+    }
+    let filter = filter.unwrap_or(axum::routing::MethodFilter::GET);
+    on(
+        filter,
+        move |State(s): State<AppState>,
+              path: Option<axum::extract::Path<String>>,
+              method: Method,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let path_arg = path.map(|p| p.0).unwrap_or_default();
+            dispatch(s, kind, f, &method, &uri, &headers, &body, path_arg).await
+        },
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    s: AppState,
+    kind: Kind,
+    f: ApiFn,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    path_arg: String,
+) -> Response {
+    let Some(db) = s.db() else {
+        return not_ready();
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let body = (is_form && (method == Method::POST || method == Method::PUT)).then_some(body.as_ref());
+    let params = match Params::parse(uri.query(), body) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
+    };
+    let _permit = match kind {
+        Kind::Query => match s.0.queries.acquire().await {
+            Ok(p) => Some(p),
+            Err(_) => return error_response(&ApiError::new(params::ErrorType::Unavailable, "query queue closed")),
+        },
+        Kind::Other => None,
+    };
+    let req = ApiRequest { params, path_arg };
+    let state = s.clone();
+    let res = tokio::task::spawn_blocking(move || f(&state, &db, &req)).await;
+    match res {
+        Ok(Ok(ok)) => success_response(ok),
+        Ok(Err(e)) => error_response(&e),
+        Err(join) => {
+            tracing::error!(error = %join, "API handler failed");
+            error_response(&ApiError::new(params::ErrorType::Internal, "handler failed"))
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Renders a success envelope.
+pub fn success_response(ok: ApiOk) -> Response {
+    match ok {
+        ApiOk::NoContent => StatusCode::NO_CONTENT.into_response(),
+        ApiOk::Data { data, warnings, infos } => {
+            let mut out = String::from("{\"status\":\"success\",\"data\":");
+            data.write(&mut out);
+            if !warnings.is_empty() {
+                out.push_str(",\"warnings\":");
+                Json::strs(&warnings).write(&mut out);
+            }
+            if !infos.is_empty() {
+                out.push_str(",\"infos\":");
+                Json::strs(&infos).write(&mut out);
+            }
+            out.push('}');
+            json_response(StatusCode::OK, out)
+        }
+    }
+}
+
+/// Renders an error envelope with the status of its type.
+pub fn error_response(e: &ApiError) -> Response {
+    let j = Json::obj(vec![
+        ("status", Json::str("error")),
+        ("errorType", Json::str(e.typ.as_str())),
+        ("error", Json::str(&e.msg)),
+    ]);
+    json_response(e.typ.status(), j.render())
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
