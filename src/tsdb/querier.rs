@@ -61,6 +61,8 @@ impl Querier {
                 let sources = metas
                     .into_iter()
                     .filter(|m| m.max_t >= self.mint && m.min_t <= self.maxt)
+                    // A chunk whose whole range is deleted contributes nothing.
+                    .filter(|m| !tomb.as_ref().is_some_and(|iv| iv.covers(m.min_t, m.max_t)))
                     .map(|meta| Source::Block { block: b.clone(), meta, tomb: tomb.clone() })
                     .collect::<Vec<_>>();
                 if !sources.is_empty() {
@@ -71,8 +73,18 @@ impl Querier {
         if let Some(h) = &self.head {
             for s in h.snapshot(matchers, self.mint, self.maxt) {
                 let tomb = s.tombstones.map(Arc::new);
-                let entry = by_labels.entry(s.labels).or_default();
-                entry.extend(s.chunks.into_iter().map(|c| Source::Head { chunk: c, tomb: tomb.clone() }));
+                let live: Vec<Source> = s
+                    .chunks
+                    .into_iter()
+                    .map(|c| Source::Head { chunk: c, tomb: tomb.clone() })
+                    .filter(|src| {
+                        let (lo, hi) = src.range();
+                        !tomb.as_ref().is_some_and(|iv| iv.covers(lo, hi))
+                    })
+                    .collect();
+                if !live.is_empty() {
+                    by_labels.entry(s.labels).or_default().extend(live);
+                }
             }
         }
         Ok(by_labels

@@ -290,6 +290,14 @@ fn deletion_hides_data_in_head_and_blocks_and_survives_restart() {
     db.flush_head().unwrap();
     db.compact().unwrap();
     assert_eq!(dump(&db, &[eq("__name__", "m")]), want, "after flushing the head");
+    // A series deleted over all time is no longer selected at all (blocks and head).
+    let mut app = db.appender();
+    app.append(&lbl("m", 3), 7 * HOUR, 1.0).unwrap();
+    app.commit().unwrap();
+    db.delete(&[eq("i", "3")], i64::MIN, i64::MAX).unwrap();
+    let got = dump(&db, &[eq("__name__", "m")]);
+    assert!(!got.contains_key(&lbl("m", 3)), "fully deleted series still selected");
+    assert_eq!(got.len(), 9);
 }
 
 #[test]
