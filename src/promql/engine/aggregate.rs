@@ -6,20 +6,32 @@ use super::functions::{kahan_inc, quantile};
 use super::value::{AnnotationKind, Metric, Sample};
 use crate::model::{Label, Labels};
 use crate::promql::ast::*;
-use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Whether label `name` belongs to the group key.
+fn in_group(name: &str, a: &AggregateExpr) -> bool {
+    if a.without {
+        !a.grouping.iter().any(|g| g == name) && !super::eval::NAME_LABELS.contains(&name)
+    } else {
+        a.grouping.iter().any(|g| g == name)
+    }
+}
+
+/// A hash of the grouping labels of `m` (computed without building them).
+fn group_hash(m: &Labels, a: &AggregateExpr) -> u64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    for l in m.iter().filter(|l| in_group(&l.name, a)) {
+        h.update(l.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(l.value.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
 
 /// The grouping labels of `m`.
 fn group_key(m: &Labels, a: &AggregateExpr) -> Labels {
-    let labels: Vec<Label> = if a.without {
-        m.iter()
-            .filter(|l| !a.grouping.contains(&l.name) && !super::eval::NAME_LABELS.contains(&l.name.as_str()))
-            .cloned()
-            .collect()
-    } else {
-        m.iter().filter(|l| a.grouping.contains(&l.name)).cloned().collect()
-    };
-    Labels::from_sorted_unchecked(labels)
+    Labels::from_sorted_unchecked(m.iter().filter(|l| in_group(&l.name, a)).cloned().collect())
 }
 
 /// Formats a float as Go's `strconv.FormatFloat(f, 'f', -1, 64)` (for `count_values`).
@@ -79,12 +91,14 @@ impl Ev<'_> {
         let mut buf = Vec::new();
         let mut col = Collector::new();
         let steps: Vec<i64> = self.steps().collect();
-        let mut groups: HashMap<Labels, Group> = HashMap::new();
-        let mut order: Vec<Labels> = Vec::new();
+        // Group keys are built once per distinct group, not per step.
+        let mut keys: super::eval::FastMap<u64, Metric> = Default::default();
+        let mut slot: super::eval::FastMap<u64, usize> = Default::default();
+        let mut groups: Vec<(Metric, Group)> = Vec::new();
         for (i, ts) in steps.into_iter().enumerate() {
             reader.at(ts, &mut buf);
             groups.clear();
-            order.clear();
+            slot.clear();
             let p = scalar_param(i);
             if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk) {
                 if p.is_nan() {
@@ -120,16 +134,16 @@ impl Ev<'_> {
                 );
             }
             for s in buf.drain(..) {
-                let key = group_key(&s.metric, a);
-                let g = groups.entry(key.clone()).or_insert_with(|| {
-                    order.push(key);
-                    Group::default()
+                let h = group_hash(&s.metric, a);
+                let idx = *slot.entry(h).or_insert_with(|| {
+                    let key = keys.entry(h).or_insert_with(|| Arc::new(group_key(&s.metric, a))).clone();
+                    groups.push((key, Group::default()));
+                    groups.len() - 1
                 });
-                add_to_group(a.op, g, s, p);
+                add_to_group(a.op, &mut groups[idx].1, s, p);
             }
-            for key in &order {
-                let Some(g) = groups.remove(key) else { continue };
-                for s in finish_group(a, g, key, p, ts, label_param.as_deref())? {
+            for (key, g) in groups.drain(..) {
+                for s in finish_group(a, g, &key, p, ts, label_param.as_deref())? {
                     col.push(ts, s)?;
                 }
             }
@@ -213,13 +227,13 @@ fn add_to_group(op: AggregateOp, g: &mut Group, s: Sample, p: f64) {
 fn finish_group(
     a: &AggregateExpr,
     mut g: Group,
-    key: &Labels,
+    key: &Metric,
     p: f64,
     ts: i64,
     label: Option<&str>,
 ) -> Result<Vec<Sample>, QueryError> {
     let drop = g.drop_name && key.get("__name__").is_some();
-    let one = |f: f64| vec![Sample { metric: Arc::new(key.clone()), t: ts, f, drop_name: drop }];
+    let one = |f: f64| vec![Sample { metric: key.clone(), t: ts, f, drop_name: drop }];
     Ok(match a.op {
         AggregateOp::Sum => one(if g.c.is_finite() { g.sum + g.c } else { g.sum }),
         AggregateOp::Avg => {

@@ -42,20 +42,37 @@ fn drops_name(op: BinaryOp, return_bool: bool) -> bool {
     !op.is_comparison() || return_bool
 }
 
-/// The labels a vector-matching signature is computed from.
-fn signature(m: &Labels, matching: &VectorMatching) -> Vec<(String, String)> {
-    if matching.on {
-        matching.matching_labels.iter().map(|n| (n.clone(), m.get(n).unwrap_or("").to_string())).collect()
-    } else {
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// The labels a vector-matching signature covers: the `on` labels, or all but the
+/// `ignoring` ones and `__name__`.
+fn match_group<'m>(m: &'m Labels, matching: &'m VectorMatching) -> impl Iterator<Item = (&'m str, &'m str)> + 'm {
+    let on = matching.on.then(|| matching.matching_labels.iter().map(move |n| (n.as_str(), m.get(n).unwrap_or(""))));
+    let ignoring = (!matching.on).then(|| {
         m.iter()
-            .filter(|l| l.name != "__name__" && !matching.matching_labels.contains(&l.name))
-            .map(|l| (l.name.clone(), l.value.clone()))
-            .collect()
-    }
+            .filter(move |l| l.name != "__name__" && !matching.matching_labels.contains(&l.name))
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+    });
+    on.into_iter().flatten().chain(ignoring.into_iter().flatten())
 }
 
-fn sig_labels(sig: &[(String, String)]) -> Labels {
-    Labels::new(sig.iter().map(|(n, v)| Label::new(n.clone(), v.clone())).collect()).unwrap_or_default()
+/// A 64-bit hash of the match group (collisions are as unlikely as Prometheus accepts for its
+/// own signatures).
+fn signature(m: &Labels, matching: &VectorMatching) -> u64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    for (n, v) in match_group(m, matching) {
+        h.update(n.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+/// The match group as a label set (for error messages and filled results).
+fn sig_labels(m: &Labels, matching: &VectorMatching) -> Labels {
+    Labels::new(match_group(m, matching).map(|(n, v)| Label::new(n, v)).collect()).unwrap_or_default()
 }
 
 impl Ev<'_> {
@@ -151,7 +168,7 @@ impl Ev<'_> {
         let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
         let one_side = if one_to_many { "left" } else { "right" };
         // The "one" side: unique per signature.
-        let mut one_sigs: HashMap<Vec<(String, String)>, &Sample> = HashMap::new();
+        let mut one_sigs: FastMap<u64, &Sample> = FastMap::default();
         for s in one {
             let sig = signature(&s.metric, matching);
             if let Some(prev) = one_sigs.get(&sig) {
@@ -159,17 +176,17 @@ impl Ev<'_> {
                 pair.sort();
                 return Err(QueryError::Execution(format!(
                     "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    sig_labels(&sig),
+                    sig_labels(&s.metric, matching),
                     pair[0],
                     pair[1]
                 )));
             }
             one_sigs.insert(sig, s);
         }
-        let mut matched: HashMap<Vec<(String, String)>, ()> = HashMap::new();
-        let mut inserted: HashMap<Metric, ()> = HashMap::new();
+        let mut matched: FastSet<u64> = FastSet::default();
+        let mut inserted: FastSet<Metric> = FastSet::default();
         let fill = matching.fill;
-        let mut matched_one: std::collections::HashSet<Vec<(String, String)>> = std::collections::HashSet::new();
+        let mut matched_one: FastSet<u64> = FastSet::default();
         for ms in many {
             let sig = signature(&ms.metric, matching);
             let os = one_sigs.get(&sig).copied();
@@ -185,9 +202,9 @@ impl Ev<'_> {
                 }
             };
             if os.is_some() {
-                matched_one.insert(sig.clone());
+                matched_one.insert(sig);
             }
-            if matching.card == VectorMatchCardinality::OneToOne && matched.insert(sig.clone(), ()).is_some() {
+            if matching.card == VectorMatchCardinality::OneToOne && !matched.insert(sig) {
                 return Err(QueryError::Execution(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
                         .into(),
@@ -196,7 +213,7 @@ impl Ev<'_> {
             let (fl, fr) = if one_to_many { (ov, ms.f) } else { (ms.f, ov) };
             let Some(val) = apply_op(b.op, b.return_bool, fl, fr) else { continue };
             let metric = result_metric(&ms.metric, os_metric.map(|m| &**m), matching);
-            if matching.card != VectorMatchCardinality::OneToOne && inserted.insert(metric.clone(), ()).is_some() {
+            if matching.card != VectorMatchCardinality::OneToOne && !inserted.insert(metric.clone()) {
                 return Err(QueryError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches".into(),
                 ));
@@ -213,7 +230,7 @@ impl Ev<'_> {
                 }
                 let (fl, fr) = if one_to_many { (os.f, f) } else { (f, os.f) };
                 let Some(val) = apply_op(b.op, b.return_bool, fl, fr) else { continue };
-                let metric = Arc::new(sig_labels(&sig));
+                let metric = Arc::new(sig_labels(&os.metric, matching));
                 out.push(Sample {
                     metric,
                     t: os.t,
@@ -249,7 +266,7 @@ fn result_metric(many: &Labels, one: Option<&Labels>, matching: &VectorMatching)
 }
 
 fn set_and(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching, keep_matching: bool, out: &mut Vec<Sample>) {
-    let sigs: std::collections::HashSet<Vec<(String, String)>> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+    let sigs: FastSet<u64> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
     for s in lhs {
         if sigs.contains(&signature(&s.metric, m)) == keep_matching {
             out.push(s.clone());
@@ -258,7 +275,7 @@ fn set_and(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching, keep_matching: bo
 }
 
 fn set_or(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching, out: &mut Vec<Sample>) {
-    let sigs: std::collections::HashSet<Vec<(String, String)>> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
+    let sigs: FastSet<u64> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
     out.extend(lhs.iter().cloned());
     for s in rhs {
         if !sigs.contains(&signature(&s.metric, m)) {

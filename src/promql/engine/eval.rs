@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A node's value over all steps.
 pub(super) enum Val {
     /// One value per step.
@@ -129,7 +131,7 @@ fn finish_names(mut series: Vec<Series>) -> Result<Vec<Series>, QueryError> {
     if !any {
         return Ok(series);
     }
-    let mut index: HashMap<Metric, usize> = HashMap::new();
+    let mut index: FastMap<Metric, usize> = FastMap::default();
     let mut out: Vec<Series> = Vec::with_capacity(series.len());
     for s in series {
         match index.get(&s.metric) {
@@ -159,13 +161,13 @@ pub(super) fn dup_labelset() -> QueryError {
 
 /// Gathers per-step samples into series keyed by label set, rejecting duplicates in a step.
 pub(super) struct Collector {
-    index: HashMap<Metric, usize>,
+    index: FastMap<Metric, usize>,
     pub(super) series: Vec<Series>,
 }
 
 impl Collector {
     pub(super) fn new() -> Self {
-        Collector { index: HashMap::new(), series: Vec::new() }
+        Collector { index: FastMap::default(), series: Vec::new() }
     }
 
     pub(super) fn push(&mut self, ts: i64, s: Sample) -> Result<(), QueryError> {
