@@ -1,5 +1,6 @@
 //! Whole-system tests of Cairn: one test binary with a module per area.
 
+mod api_diff;
 mod crash;
 mod format_compat;
 mod peer;

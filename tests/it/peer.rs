@@ -210,6 +210,47 @@ pub fn http_get(addr: SocketAddr, path_and_query: &str, timeout: Duration) -> io
     parse_response(&raw)
 }
 
+/// `method path_and_query` over HTTP/1.1 with `Connection: close`; when `form` is given it is
+/// sent as an `application/x-www-form-urlencoded` body. Bounded like [`http_get`].
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    form: Option<&str>,
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut req = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n");
+    if let Some(f) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
+            f.len()
+        ));
+    } else if method != "GET" && method != "HEAD" {
+        req.push_str("Content-Length: 0\r\n\r\n");
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes())?;
+    let deadline = Instant::now() + timeout * 4;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "response took too long"));
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    parse_response(&raw)
+}
+
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
