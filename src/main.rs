@@ -251,21 +251,22 @@ fn run_server(f: ServerFlags) -> Result<()> {
 
 /// Every server flag with its value as a string, as `/api/v1/status/flags` shows them.
 fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    // Unset flags show the zero of their type, as Prometheus prints it.
+    let opt = |v: &Option<String>, zero: &str| v.clone().unwrap_or_else(|| zero.to_string());
     let path = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     [
         ("config.file", path(&f.config_file)),
         ("storage.tsdb.path", f.tsdb_path.display().to_string()),
-        ("storage.tsdb.retention.time", opt(&f.retention_time)),
-        ("storage.tsdb.retention.size", opt(&f.retention_size)),
-        ("storage.tsdb.out-of-order-time-window", opt(&f.ooo_window)),
-        ("storage.tsdb.wal-segment-size", opt(&f.wal_segment_size)),
+        ("storage.tsdb.retention.time", opt(&f.retention_time, "0s")),
+        ("storage.tsdb.retention.size", opt(&f.retention_size, "0B")),
+        ("storage.tsdb.out-of-order-time-window", opt(&f.ooo_window, "0s")),
+        ("storage.tsdb.wal-segment-size", opt(&f.wal_segment_size, "0B")),
         ("storage.tsdb.wal-fsync", f.wal_fsync.clone()),
         ("log.level", f.log_level.clone()),
         ("log.format", f.log_format.clone()),
         ("web.listen-address", f.listen_address.clone()),
-        ("web.external-url", opt(&f.external_url)),
-        ("web.route-prefix", opt(&f.route_prefix)),
+        ("web.external-url", opt(&f.external_url, "")),
+        ("web.route-prefix", opt(&f.route_prefix, "/")),
         ("web.enable-lifecycle", f.enable_lifecycle.to_string()),
         ("web.enable-admin-api", f.enable_admin_api.to_string()),
         ("web.enable-remote-write-receiver", f.enable_remote_write_receiver.to_string()),

@@ -34,14 +34,22 @@ fn write_label_value(out: &mut String, v: &str) {
 
 /// Appends one sample line: `name{a="b",...} value [timestamp]`.
 pub fn write_sample(out: &mut String, labels: &Labels, value: f64, t_ms: Option<i64>) {
+    write_sample_extra(out, labels, &[], value, t_ms);
+}
+
+/// Like [`write_sample`], with `extra` labels (sorted by name) appended after the series' own
+/// ones, skipping those the series already has (federation's external labels).
+fn write_sample_extra(out: &mut String, labels: &Labels, extra: &[(&str, &str)], value: f64, t_ms: Option<i64>) {
     out.push_str(labels.metric_name().unwrap_or(""));
     let mut first = true;
-    for l in labels.iter().filter(|l| l.name != "__name__") {
+    let own = labels.iter().filter(|l| l.name != "__name__").map(|l| (l.name.as_str(), l.value.as_str()));
+    let added = extra.iter().copied().filter(|(n, _)| labels.get(n).is_none());
+    for (name, value) in own.chain(added) {
         out.push(if first { '{' } else { ',' });
         first = false;
-        out.push_str(&l.name);
+        out.push_str(name);
         out.push_str("=\"");
-        write_label_value(out, &l.value);
+        write_label_value(out, value);
         out.push('"');
     }
     if !first {
@@ -109,7 +117,9 @@ pub async fn federate(State(s): State<AppState>, uri: Uri) -> Response {
         for (name, samples) in by_name {
             let _ = writeln!(out, "# TYPE {name} untyped");
             for (l, (t, v)) in samples {
-                write_sample(&mut out, l, v, Some(t));
+                // Prometheus federates `instance=""` as an external label for series without
+                // an instance (external labels from the config join it once config lands).
+                write_sample_extra(&mut out, l, &[("instance", "")], v, Some(t));
             }
         }
         Ok(out)

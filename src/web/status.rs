@@ -192,12 +192,17 @@ pub fn tsdb(_s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
         mem_by_name.push((name, bytes));
     }
     let chunks = db.metrics().head_chunks.load(std::sync::atomic::Ordering::Relaxed);
+    // An empty head starts where persisted time ends, as Prometheus reports it.
+    let (head_min, head_max) = match db.blocks().iter().map(|b| b.max_time).max() {
+        Some(end) if head.min_time() > head.max_time() => (end, end),
+        _ => (head.min_time(), head.max_time()),
+    };
     let head_stats = Json::obj(vec![
         ("numSeries", Json::int(head.num_series() as u64)),
         ("numLabelPairs", Json::int(num_pairs)),
         ("chunkCount", Json::int(chunks)),
-        ("minTime", Json::int(head.min_time())),
-        ("maxTime", Json::int(head.max_time())),
+        ("minTime", Json::int(head_min)),
+        ("maxTime", Json::int(head_max)),
     ]);
     ApiOk::data(Json::obj(vec![
         ("headStats", head_stats),

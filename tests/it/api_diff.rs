@@ -38,9 +38,14 @@
 //! * Not sent at all: `limit` and `lookback_delta` on `query`, which 2.42 ignores (added
 //!   later; Cairn follows 3.x), and `parse_query` (3.x only, not built in Cairn).
 //!
-//! Known Cairn bugs, reported by the test without failing it (it fails once they are fixed,
-//! so the note gets removed): [`BUG_FLAGS`], [`BUG_HEAD_TIMES`],
-//! [`BUG_FEDERATE_INSTANCE`].
+//! * `status/tsdb` with an empty head: both report the newest block's end as the head's time
+//!   range, but promtool's blocks end at their last sample + 1 ms while ours (like blocks from
+//!   Prometheus's own head compaction) end at the 2h window boundary.
+//!
+//! Known Cairn bugs can be marked on a call with `.known(...)`: reported without failing the
+//! test, which fails once they are fixed so the mark gets removed. None are marked today (the
+//! three this test found — unset flags, an empty head's time range, federation's
+//! `instance=""` — are fixed).
 //!
 //! Needs `prometheus` and `promtool` on `PATH` (Debian package `prometheus`); without them the
 //! test skips, or fails under `CI=true`. Set `API_DIFF_DUMP=1` to print both answers of every
@@ -493,6 +498,7 @@ struct Call {
 
 impl Call {
     /// Marks the call as showing a known Cairn bug.
+    #[allow(dead_code)] // No bug is marked today; kept for the next one found.
     fn known(mut self, bug: &'static str) -> Call {
         self.known = Some(bug);
         self
@@ -509,19 +515,6 @@ impl Call {
 /// Messages of errors Prometheus 2.42 words differently from Prometheus 3.x, whose texts
 /// Cairn follows. Status and `errorType` are still compared.
 const ERROR_TEXT_DIFFERS: &[&str] = &["error"];
-
-/// Known Cairn bug: `status/flags` shows unset flags as `""` where Prometheus shows the
-/// value in effect or the zero of the flag's type.
-const BUG_FLAGS: &str = "unset flags rendered as \"\" instead of \"0s\", \"0B\", \"/\"";
-
-/// Known Cairn difference: with an empty head, Prometheus reports the head's time range as
-/// the end of the newest block (the head was truncated there), Cairn as `i64::MAX`/`i64::MIN`.
-const BUG_HEAD_TIMES: &str = "empty head's minTime/maxTime";
-
-/// Known Cairn bug: `/federate` gives a series without an `instance` label no `instance=""`.
-/// Prometheus treats `instance=""` as an external label: it follows the series' own labels,
-/// with the configured external labels the series lacks, sorted by name.
-const BUG_FEDERATE_INSTANCE: &str = "federated series without `instance` lack `instance=\"\"`";
 
 /// `k=v&...`, percent-encoded.
 fn qs(params: &[(&str, &str)]) -> String {
@@ -672,7 +665,7 @@ fn calls(h: i64) -> Vec<Call> {
         get("/api/v1/alertmanagers", &[], E),
         // Status.
         get("/api/v1/status/config", &[], Json(&["data.yaml"])),
-        get("/api/v1/status/flags", &[], Flags).known(BUG_FLAGS),
+        get("/api/v1/status/flags", &[], Flags),
         get(
             "/api/v1/status/runtimeinfo",
             &[],
@@ -688,10 +681,12 @@ fn calls(h: i64) -> Vec<Call> {
             ]),
         ),
         get("/api/v1/status/buildinfo", &[], Json(&["data.*"])),
-        get("/api/v1/status/tsdb", &[], E).known(BUG_HEAD_TIMES),
+        // An empty head reports the newest block's end; promtool's blocks end at their last
+        // sample + 1 ms, ours (as Prometheus's own head compaction) at the 2h window's end.
+        get("/api/v1/status/tsdb", &[], Cmp::Json(&["data.headStats.minTime", "data.headStats.maxTime"])),
         get("/api/v1/status/walreplay", &[], Json(&["data.*"])),
         // Federation and lifecycle.
-        get("/federate", &[("match[]", "fresh_gauge")], Federate).known(BUG_FEDERATE_INSTANCE),
+        get("/federate", &[("match[]", "fresh_gauge")], Federate),
         get("/federate", &[("match[]", "{job=\"api\"}"), ("match[]", "fresh_gauge{job=~\"a.*\"}")], Federate),
         get("/federate", &[("match[]", "up")], Federate),
         get("/federate", &[], Federate),
