@@ -64,7 +64,7 @@ fn request_engine(s: &AppState, r: &ApiRequest) -> Result<Engine, ApiError> {
             opts.lookback_delta_ms = ms;
         }
     }
-    Ok(Engine::new(opts))
+    Ok(Engine::new(opts).with_cancel(r.cancel.clone()))
 }
 
 fn query_error(e: QueryError) -> ApiError {

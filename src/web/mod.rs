@@ -256,6 +256,18 @@ pub struct ApiRequest {
     pub params: Params,
     /// The path argument, empty for routes without one.
     pub path_arg: String,
+    /// Set when the client goes away before the answer is ready.
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sets its flag when dropped: the handler's future is dropped when the client disconnects,
+/// which cancels the query running on the blocking pool.
+struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An API function: runs on the blocking pool with the open database.
@@ -324,7 +336,9 @@ async fn dispatch(
         },
         Kind::Other => None,
     };
-    let req = ApiRequest { params, path_arg };
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    let req = ApiRequest { params, path_arg, cancel };
     let state = s.clone();
     let res = tokio::task::spawn_blocking(move || f(&state, &db, &req)).await;
     match res {

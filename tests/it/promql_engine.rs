@@ -59,3 +59,18 @@ fn rate_is_the_same_from_head_and_from_blocks() {
     // Steps 600s, 660s, ..., 9960s: 157 of them (the next, 10020s, is past the end).
     assert_eq!(a[0].floats.len(), 157);
 }
+
+#[test]
+fn a_set_cancel_flag_stops_the_query() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_with_counter(dir.path());
+    let flag = Arc::new(AtomicBool::new(false));
+    let e = Engine::default().with_cancel(flag.clone());
+    assert!(e.instant(&db, "rate(c_total[5m])", 3_600_000).is_ok());
+    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = e.instant(&db, "rate(c_total[5m])", 3_600_000).unwrap_err();
+    assert_eq!(err, QueryError::Canceled("query execution"));
+    assert_eq!(err.error_type(), "canceled");
+}

@@ -47,12 +47,15 @@ pub(super) struct Ev<'a> {
     query_step: i64,
     pub(super) ann: Annotations,
     deadline: Instant,
+    cancel: Option<&'a std::sync::atomic::AtomicBool>,
     samples: usize,
 }
 
 /// Runs a parsed query.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     opts: &EngineOptions,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
     q: &dyn Queryable,
     query: &str,
     expr: &Expr,
@@ -72,6 +75,7 @@ pub(super) fn run(
         query_step: step,
         ann: Annotations::default(),
         deadline: Instant::now() + opts.timeout,
+        cancel,
         samples: 0,
     };
     let val = ev.eval(expr)?;
@@ -277,6 +281,9 @@ impl<'a> Ev<'a> {
     }
 
     pub(super) fn check_deadline(&self) -> Result<(), QueryError> {
+        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(QueryError::Canceled("query execution"));
+        }
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout("query execution"));
         }
@@ -503,6 +510,7 @@ impl<'a> Ev<'a> {
             query_step: self.query_step,
             ann: Annotations::default(),
             deadline: self.deadline,
+            cancel: self.cancel,
             samples: self.samples,
         };
         let val = if start > hi { Val::Vector(Vec::new()) } else { inner.eval(&sq.expr)? };

@@ -99,6 +99,9 @@ pub enum QueryError {
     /// Reading from storage failed (`internal`).
     #[error("{0}")]
     Storage(String),
+    /// The caller gave up (the HTTP client went away) (`canceled`).
+    #[error("query was canceled in {0}")]
+    Canceled(&'static str),
 }
 
 impl QueryError {
@@ -109,6 +112,7 @@ impl QueryError {
             QueryError::Execution(_) | QueryError::TooManySamples(_) => "execution",
             QueryError::Timeout(_) => "timeout",
             QueryError::Storage(_) => "internal",
+            QueryError::Canceled(_) => "canceled",
         }
     }
 }
@@ -127,12 +131,21 @@ pub struct QueryResult {
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
     opts: EngineOptions,
+    /// Set by the caller to stop a running query (checked with the deadline).
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Engine {
     /// An engine with `opts`.
     pub fn new(opts: EngineOptions) -> Self {
-        Engine { opts }
+        Engine { opts, cancel: None }
+    }
+
+    /// The same engine, stopping its queries with [`QueryError::Canceled`] once `flag` is set
+    /// (e.g. when the HTTP client disconnects).
+    pub fn with_cancel(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
     }
 
     /// The engine's options.
@@ -143,7 +156,7 @@ impl Engine {
     /// Evaluates `query` at `t_ms`.
     pub fn instant(&self, q: &dyn Queryable, query: &str, t_ms: i64) -> Result<QueryResult, QueryError> {
         let expr = parse_expr(query, &self.opts.parser)?;
-        eval::run(&self.opts, q, query, &expr, t_ms, t_ms, 0)
+        eval::run(&self.opts, self.cancel.as_deref(), q, query, &expr, t_ms, t_ms, 0)
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms`.
@@ -177,6 +190,6 @@ impl Engine {
                     .into(),
             ));
         }
-        eval::run(&self.opts, q, query, &expr, start_ms, end_ms, step_ms)
+        eval::run(&self.opts, self.cancel.as_deref(), q, query, &expr, start_ms, end_ms, step_ms)
     }
 }
