@@ -81,8 +81,13 @@ impl Labels {
     }
 
     /// The metric name (`__name__`), if present.
+    #[inline]
     pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME)
+        // `__name__` sorts before every lower-case name, so it is usually first.
+        match self.0.first() {
+            Some(l) if l.name == METRIC_NAME => Some(&l.value),
+            _ => self.get(METRIC_NAME),
+        }
     }
 
     /// The labels in name order.

@@ -164,19 +164,29 @@ pub(super) fn dup_labelset() -> QueryError {
 }
 
 /// Gathers per-step samples into series keyed by label set, rejecting duplicates in a step.
+///
+/// Most results reuse their input's label set `Arc` from step to step, so series are first
+/// looked up by pointer; the pointer map only holds `Arc`s the collector itself keeps alive
+/// (each series' own), so an address is never reused for another label set.
 pub(super) struct Collector {
     index: FastMap<Metric, usize>,
+    by_ptr: FastMap<usize, usize>,
     pub(super) series: Vec<Series>,
 }
 
 impl Collector {
     pub(super) fn new() -> Self {
-        Collector { index: FastMap::default(), series: Vec::new() }
+        Collector { index: FastMap::default(), by_ptr: FastMap::default(), series: Vec::new() }
     }
 
     pub(super) fn push(&mut self, ts: i64, s: Sample) -> Result<(), QueryError> {
-        match self.index.get(&s.metric) {
-            Some(&i) => {
+        let ptr = Arc::as_ptr(&s.metric) as usize;
+        let found = match self.by_ptr.get(&ptr) {
+            Some(&i) => Some(i),
+            None => self.index.get(&s.metric).copied(),
+        };
+        match found {
+            Some(i) => {
                 let ser = &mut self.series[i];
                 if ser.floats.last().is_some_and(|p| p.0 == ts) {
                     return Err(dup_labelset());
@@ -185,7 +195,9 @@ impl Collector {
                 ser.drop_name |= s.drop_name;
             }
             None => {
-                self.index.insert(s.metric.clone(), self.series.len());
+                let i = self.series.len();
+                self.index.insert(s.metric.clone(), i);
+                self.by_ptr.insert(ptr, i);
                 self.series.push(Series { metric: s.metric, floats: vec![(ts, s.f)], drop_name: s.drop_name });
             }
         }
