@@ -238,7 +238,23 @@ impl ChunkFile {
         if raw_len > MAX_PAGE {
             return Err("page too large");
         }
-        let raw = zstd::bulk::decompress(frame, raw_len).map_err(|_| "page does not decompress")?;
+        // One decompression context per thread instead of one per page.
+        thread_local! {
+            static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let raw = DECOMPRESSOR
+            .with(|d| {
+                let mut d = d.borrow_mut();
+                if d.is_none() {
+                    *d = zstd::bulk::Decompressor::new().ok();
+                }
+                match d.as_mut() {
+                    Some(d) => d.decompress(frame, raw_len).ok(),
+                    None => zstd::bulk::decompress(frame, raw_len).ok(),
+                }
+            })
+            .ok_or("page does not decompress")?;
         if raw.len() != raw_len {
             return Err("page decompresses to the wrong length");
         }
