@@ -406,8 +406,9 @@ async fn federate_latest_samples_in_text_format() {
     let r = get(&router, "/federate?match[]=%7B__name__%3D~%22.%2B_metric%22%7D").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers.get("content-type").unwrap(), exposition::TEXT_CONTENT_TYPE);
+    // Series without an instance get `instance=""` appended, as Prometheus federates them.
     let want = format!(
-        "# TYPE a_metric untyped\na_metric{{q=\"a\\\"b\"}} 7 {}\n# TYPE b_metric untyped\nb_metric{{x=\"1\"}} 2.5 {}\n",
+        "# TYPE a_metric untyped\na_metric{{q=\"a\\\"b\",instance=\"\"}} 7 {}\n# TYPE b_metric untyped\nb_metric{{x=\"1\",instance=\"\"}} 2.5 {}\n",
         now - 1000,
         now - 10_000
     );
