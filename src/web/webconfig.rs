@@ -686,3 +686,256 @@ async fn guard(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Respo
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// The classic crypt_blowfish test vector: "U*U" hashed with cost 5.
+    const U_STAR_U: &str = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+    /// exporter-toolkit's decoy hash (Go, `$2y$`, cost 10) of "fakepassword".
+    const FAKEPASSWORD: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+
+    /// Writes `ca.crt`, `server.crt`, `server.key` and an unrelated `other.key` into `dir`.
+    fn write_certs(dir: &Path) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&key, &ca).unwrap();
+        std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+        std::fs::write(dir.join("server.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+        std::fs::write(dir.join("other.key"), rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    }
+
+    fn parse_in(dir: &Path, text: &str) -> Result<WebConfig, Error> {
+        parse(text, &dir.join("web.yml"), dir)
+    }
+
+    #[test]
+    fn valid_files_parse_to_the_expected_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        write_certs(dir.path());
+        let d = dir.path();
+        let abs_key = d.join("server.key").display().to_string();
+        // (file text, expected TLS settings or None, number of users, number of headers, warnings)
+        let cases: Vec<(String, Option<TlsSettings>, usize, usize, usize)> = vec![
+            (String::new(), None, 0, 0, 0),
+            ("tls_server_config: {}\n".into(), None, 0, 0, 0),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n".into(),
+                Some(TlsSettings {
+                    cert: PemSource::File(d.join("server.crt")),
+                    key: PemSource::File(d.join("server.key")),
+                    client_ca: None,
+                    client_auth: ClientAuth::NoClientCert,
+                    min_version: TlsVersion::Tls12,
+                    max_version: TlsVersion::Tls13,
+                }),
+                0,
+                0,
+                0,
+            ),
+            (
+                format!(
+                    "tls_server_config:\n  cert_file: server.crt\n  key_file: {abs_key}\n  client_ca_file: ca.crt\n  \
+                     client_auth_type: RequireAndVerifyClientCert\n  min_version: TLS13\n"
+                ),
+                Some(TlsSettings {
+                    cert: PemSource::File(d.join("server.crt")),
+                    key: PemSource::File(d.join("server.key")),
+                    client_ca: Some(PemSource::File(d.join("ca.crt"))),
+                    client_auth: ClientAuth::RequireAndVerifyClientCert,
+                    min_version: TlsVersion::Tls13,
+                    max_version: TlsVersion::Tls13,
+                }),
+                0,
+                0,
+                0,
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireClientCert\n  \
+                 min_version: TLS10\n  max_version: TLS12\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n  \
+                 curve_preferences: [X25519, CurveP256]\n"
+                    .into(),
+                Some(TlsSettings {
+                    cert: PemSource::File(d.join("server.crt")),
+                    key: PemSource::File(d.join("server.key")),
+                    client_ca: None,
+                    client_auth: ClientAuth::RequireAnyClientCert,
+                    min_version: TlsVersion::Tls10,
+                    max_version: TlsVersion::Tls12,
+                }),
+                0,
+                0,
+                3,
+            ),
+            (
+                format!("basic_auth_users:\n  alice: {U_STAR_U}\n  bob: '{FAKEPASSWORD}'\n"),
+                None,
+                2,
+                0,
+                0,
+            ),
+            (
+                "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n    \
+                 Strict-Transport-Security: max-age=31536000\n    Content-Security-Policy: ''\n"
+                    .into(),
+                None,
+                0,
+                2,
+                0,
+            ),
+            ("http_server_config:\n  http2: true\nrate_limit:\n  interval: 1s\n  burst: 5\n".into(), None, 0, 0, 2),
+        ];
+        for (text, tls, users, headers, warnings) in cases {
+            let c = parse_in(d, &text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(c.tls_settings, tls, "{text}");
+            assert_eq!(c.tls.is_some(), tls.is_some(), "{text}");
+            assert_eq!(c.users.len(), users, "{text}");
+            assert_eq!(c.headers.len(), headers, "{text}");
+            assert_eq!(c.warnings.len(), warnings, "{text}: {:?}", c.warnings);
+        }
+    }
+
+    #[test]
+    fn invalid_files_are_rejected_naming_field_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write_certs(dir.path());
+        let tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+        // (file text, substrings the message must contain)
+        let cases: Vec<(String, &[&str])> = vec![
+            ("tls_server_confg: {}\n".into(), &["web.yml", "tls_server_confg"]),
+            (format!("{tls}  cert_fle: x\n"), &["web.yml", "cert_fle", "line 4"]),
+            ("basic_auth_users: [a, b]\n".into(), &["web.yml"]),
+            ("basic_auth_users:\n  alice: notahash\n".into(), &["basic_auth_users.alice", "line 2", "bcrypt"]),
+            (
+                "basic_auth_users:\n  alice: $2a$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\n".into(),
+                &["basic_auth_users.alice", "cost 3"],
+            ),
+            (format!("{tls}  client_auth_type: Sometimes\n"), &["client_auth_type", "line 4", "Sometimes"]),
+            (format!("{tls}  min_version: TLS14\n"), &["min_version", "line 4", "TLS14"]),
+            (format!("{tls}  max_version: TLS11\n"), &["max_version", "TLS12 or TLS13"]),
+            (format!("{tls}  min_version: TLS13\n  max_version: TLS12\n"), &["min_version", "above max_version"]),
+            (format!("{tls}  curve_preferences: [CurveP1000]\n"), &["curve_preferences", "CurveP1000"]),
+            (format!("{tls}  client_ca_file: ca.crt\n"), &["client_ca_file", "without a client_auth_type"]),
+            (
+                format!("{tls}  client_auth_type: RequireAndVerifyClientCert\n"),
+                &["client_auth_type", "needs client_ca_file"],
+            ),
+            (format!("{tls}  client_allowed_sans: [a.example]\n"), &["client_allowed_sans", "not supported"]),
+            ("tls_server_config:\n  key_file: server.key\n".into(), &["cert_file", "missing one of cert or cert_file"]),
+            ("tls_server_config:\n  cert_file: server.crt\n".into(), &["key_file", "missing one of key"]),
+            (
+                "tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n".into(),
+                &["tls_server_config.cert_file", "nope.crt", "No such file"],
+            ),
+            ("tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n".into(), &["cert_file", "no certificate"]),
+            ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n".into(), &["key_file", "private key"]),
+            ("tls_server_config:\n  cert_file: server.crt\n  key_file: ca.crt\n".into(), &["key_file"]),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n".into(),
+                &["key_file", "do not work together"],
+            ),
+            ("http_server_config:\n  headers:\n    X-Powered-By: me\n".into(), &["headers.X-Powered-By", "can not be configured"]),
+            ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(), &["X-Frame-Options", "line 3", "allow"]),
+            ("http_server_config:\n  http2: maybe\n".into(), &["web.yml", "http2"]),
+        ];
+        for (text, wants) in cases {
+            let e = match parse_in(dir.path(), &text) {
+                Ok(_) => panic!("accepted:\n{text}"),
+                Err(e) => e.to_string(),
+            };
+            for w in wants {
+                assert!(e.contains(w), "{text}\nmessage {e:?} lacks {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn load_reports_a_missing_file() {
+        let e = load(Path::new("/nonexistent/web.yml")).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/web.yml"), "{e}");
+    }
+
+    #[test]
+    fn basic_credentials_are_split_as_go_does() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let cases: Vec<(String, Option<(&str, &[u8])>)> = vec![
+            (format!("Basic {}", b64("alice:secret")), Some(("alice", b"secret"))),
+            (format!("basic {}", b64("alice:a:b")), Some(("alice", b"a:b"))),
+            (format!("BASIC {}", b64(":")), Some(("", b""))),
+            (format!("Basic {}", b64("nocolon")), None),
+            (format!("Bearer {}", b64("alice:secret")), None),
+            ("Basic !!!".into(), None),
+            ("Basic".into(), None),
+            (String::new(), None),
+        ];
+        for (header, want) in cases {
+            let got = parse_basic(&HeaderValue::from_str(&header).unwrap());
+            let got = got.as_ref().map(|(u, p)| (u.as_str(), p.as_slice()));
+            assert_eq!(got, want, "{header}");
+        }
+    }
+
+    async fn call(router: &Router, auth: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::builder().uri("/secret");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let resp = router.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+        let (parts, body) = resp.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn basic_auth_guards_every_request_and_adds_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "basic_auth_users:\n  alice: {U_STAR_U}\n  bob: '{FAKEPASSWORD}'\nhttp_server_config:\n  headers:\n    \
+             X-Frame-Options: deny\n"
+        );
+        let cfg = parse_in(dir.path(), &text).unwrap();
+        let router = layer(Router::new().route("/secret", axum::routing::get(|| async { "the data" })), &cfg);
+        let b64 = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
+        // (Authorization header, expected to pass)
+        let cases: Vec<(Option<String>, bool)> = vec![
+            (None, false),
+            (Some(b64("alice:U*U")), true),
+            // Twice: the second answer comes from the cache and must agree.
+            (Some(b64("alice:U*U")), true),
+            (Some(b64("alice:U*V")), false),
+            (Some(b64("alice:")), false),
+            (Some(b64("bob:fakepassword")), true),
+            (Some(b64("bob:U*U")), false),
+            (Some(b64("carol:U*U")), false),
+            (Some(b64("carol:fakepassword")), false),
+            (Some("Bearer abc".into()), false),
+        ];
+        for (auth, pass) in cases {
+            let (status, headers, body) = call(&router, auth.as_deref()).await;
+            assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"deny"[..]), "{auth:?}");
+            if pass {
+                assert_eq!((status, body.as_str()), (StatusCode::OK, "the data"), "{auth:?}");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+                assert_eq!(headers.get(header::WWW_AUTHENTICATE).map(|v| v.as_bytes()), Some(&b"Basic"[..]));
+                assert!(!body.contains("data"), "{auth:?}: {body}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn no_users_means_no_authentication() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = parse_in(dir.path(), "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n").unwrap();
+        let router = layer(Router::new().route("/secret", axum::routing::get(|| async { "the data" })), &cfg);
+        let (status, headers, body) = call(&router, None).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "the data"));
+        assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]));
+    }
+}
