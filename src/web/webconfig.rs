@@ -383,16 +383,20 @@ fn tls_settings(
         ));
     }
     if t.cipher_suites.as_ref().is_some_and(|c| !c.is_empty()) {
-        warnings.push("tls_server_config.cipher_suites is accepted but not applied: rustls's safe defaults are used".into());
+        warnings.push(
+            "tls_server_config.cipher_suites is accepted but not applied: rustls's safe defaults are used".into(),
+        );
     }
     if t.curve_preferences.as_ref().is_some_and(|c| !c.is_empty()) {
-        warnings.push("tls_server_config.curve_preferences is accepted but not applied: rustls's defaults are used".into());
+        warnings
+            .push("tls_server_config.curve_preferences is accepted but not applied: rustls's defaults are used".into());
     }
     if t.prefer_server_cipher_suites == Some(false) {
         warnings.push("tls_server_config.prefer_server_cipher_suites: false is not applied".into());
     }
     if min_version < TlsVersion::Tls12 {
-        warnings.push("tls_server_config.min_version below TLS12 is raised to TLS12: rustls has no older versions".into());
+        warnings
+            .push("tls_server_config.min_version below TLS12 is raised to TLS12: rustls has no older versions".into());
     }
     if max_version < TlsVersion::Tls12 {
         return Err(invalid(
@@ -409,8 +413,8 @@ fn tls_settings(
         ));
     }
 
-    let source = |file: Option<Spanned<String>>, inline: Option<String>, field: &str, inline_field: &str| {
-        match (file, inline) {
+    let source =
+        |file: Option<Spanned<String>>, inline: Option<String>, field: &str, inline_field: &str| match (file, inline) {
             (Some(_), Some(_)) => Err(invalid(
                 &format!("tls_server_config.{field}"),
                 None,
@@ -419,8 +423,7 @@ fn tls_settings(
             (Some(f), None) => Ok(Some(PemSource::File(join_dir(dir, &f.value)))),
             (None, Some(s)) => Ok(Some(PemSource::Inline(s))),
             (None, None) => Ok(None),
-        }
-    };
+        };
     let Some(cert) = source(cert_file, cert, "cert_file", "cert")? else {
         return Err(invalid("tls_server_config.cert_file", None, "missing one of cert or cert_file".into()));
     };
@@ -468,9 +471,10 @@ fn describe(src: &PemSource) -> String {
 /// client CAs. `Err` holds the field at fault and a message.
 pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, (&'static str, String)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read_pem(&s.cert).map_err(|e| ("tls_server_config.cert_file", e))?)
-        .collect::<Result<_, _>>()
-        .map_err(|e| ("tls_server_config.cert_file", format!("{}: bad PEM: {e}", describe(&s.cert))))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read_pem(&s.cert).map_err(|e| ("tls_server_config.cert_file", e))?)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ("tls_server_config.cert_file", format!("{}: bad PEM: {e}", describe(&s.cert))))?;
     if certs.is_empty() {
         return Err(("tls_server_config.cert_file", format!("{}: no certificate found", describe(&s.cert))));
     }
@@ -512,7 +516,9 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, (&'static str
     let verifier: Option<Arc<dyn ClientCertVerifier>> = match s.client_auth {
         ClientAuth::NoClientCert => None,
         ClientAuth::RequestClientCert => Some(Arc::new(AnyClientCert { mandatory: false, provider: provider.clone() })),
-        ClientAuth::RequireAnyClientCert => Some(Arc::new(AnyClientCert { mandatory: true, provider: provider.clone() })),
+        ClientAuth::RequireAnyClientCert => {
+            Some(Arc::new(AnyClientCert { mandatory: true, provider: provider.clone() }))
+        }
         ClientAuth::VerifyClientCertIfGiven => Some(verified(&roots, true)?),
         ClientAuth::RequireAndVerifyClientCert => Some(verified(&roots, false)?),
     };
@@ -623,10 +629,9 @@ impl Auth {
             return true;
         }
         let Ok(_permit) = self.bcrypt.acquire().await else { return false };
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(&pass, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
-            && known;
+        let ok =
+            tokio::task::spawn_blocking(move || bcrypt::verify(&pass, &hash).unwrap_or(false)).await.unwrap_or(false)
+                && known;
         if ok {
             let mut cache = self.cache.lock();
             if cache.len() >= AUTH_CACHE_MAX {
@@ -833,15 +838,27 @@ mod tests {
                 "tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n".into(),
                 &["tls_server_config.cert_file", "nope.crt", "No such file"],
             ),
-            ("tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n".into(), &["cert_file", "no certificate"]),
-            ("tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n".into(), &["key_file", "private key"]),
+            (
+                "tls_server_config:\n  cert_file: server.key\n  key_file: server.key\n".into(),
+                &["cert_file", "no certificate"],
+            ),
+            (
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: server.crt\n".into(),
+                &["key_file", "private key"],
+            ),
             ("tls_server_config:\n  cert_file: server.crt\n  key_file: ca.crt\n".into(), &["key_file"]),
             (
                 "tls_server_config:\n  cert_file: server.crt\n  key_file: other.key\n".into(),
                 &["key_file", "do not work together"],
             ),
-            ("http_server_config:\n  headers:\n    X-Powered-By: me\n".into(), &["headers.X-Powered-By", "can not be configured"]),
-            ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(), &["X-Frame-Options", "line 3", "allow"]),
+            (
+                "http_server_config:\n  headers:\n    X-Powered-By: me\n".into(),
+                &["headers.X-Powered-By", "can not be configured"],
+            ),
+            (
+                "http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(),
+                &["X-Frame-Options", "line 3", "allow"],
+            ),
             ("http_server_config:\n  http2: maybe\n".into(), &["web.yml", "http2"]),
         ];
         for (text, wants) in cases {
@@ -864,7 +881,8 @@ mod tests {
     #[test]
     fn basic_credentials_are_split_as_go_does() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let cases: Vec<(String, Option<(&str, &[u8])>)> = vec![
+        type Case = (String, Option<(&'static str, &'static [u8])>);
+        let cases: Vec<Case> = vec![
             (format!("Basic {}", b64("alice:secret")), Some(("alice", b"secret"))),
             (format!("basic {}", b64("alice:a:b")), Some(("alice", b"a:b"))),
             (format!("BASIC {}", b64(":")), Some(("", b""))),
@@ -932,7 +950,8 @@ mod tests {
     #[tokio::test]
     async fn no_users_means_no_authentication() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = parse_in(dir.path(), "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n").unwrap();
+        let cfg =
+            parse_in(dir.path(), "http_server_config:\n  headers:\n    X-Content-Type-Options: nosniff\n").unwrap();
         let router = layer(Router::new().route("/secret", axum::routing::get(|| async { "the data" })), &cfg);
         let (status, headers, body) = call(&router, None).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "the data"));
