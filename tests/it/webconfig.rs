@@ -185,6 +185,20 @@ fn https_serves_the_api_and_plain_http_is_refused() {
     assert!(https(server.port, &stranger, "/-/healthy", None).is_err());
     // The server still serves after the failed handshakes.
     assert_eq!(https(server.port, &cfg, "/-/healthy", None).unwrap().0, 200);
+
+    // SIGTERM still stops the TLS server cleanly.
+    let mut server = server;
+    let st = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}: {}", server_log(dir.path()));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15s of SIGTERM: {}", server_log(dir.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
