@@ -79,7 +79,8 @@ struct ServerFlags {
     /// Enable the remote write receiver (accepted; the receiver is not built yet).
     #[arg(long = "web.enable-remote-write-receiver")]
     enable_remote_write_receiver: bool,
-    /// Path to a web configuration file (TLS, basic auth). Accepted; not applied yet.
+    /// Path to a web configuration file that can enable TLS, basic auth and extra response
+    /// headers (exporter-toolkit's format).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
     /// Maximum time a query may take before being aborted.
@@ -204,10 +205,15 @@ fn run_server(f: ServerFlags) -> Result<()> {
             "no --config.file: using the built-in default configuration (self-scrape every 15s; scraping is not built yet)"
         );
     }
-    if let Some(c) = &f.web_config_file {
-        tracing::warn!(file = %c.display(), "--web.config.file is accepted but not applied yet: no TLS or basic auth");
-    }
     let mut opts = ServerOptions::new(&f.tsdb_path);
+    if let Some(c) = &f.web_config_file {
+        server::tls::install_default_provider();
+        let wc = cairn::web::webconfig::load(c).context("invalid --web.config.file")?;
+        for w in &wc.warnings {
+            tracing::warn!(file = %c.display(), "{w}");
+        }
+        opts.web_config = Some(std::sync::Arc::new(wc));
+    }
     opts.flags = flag_map(&f);
     opts.tsdb = tsdb;
     opts.engine.timeout = std::time::Duration::from_millis(

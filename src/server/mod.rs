@@ -6,10 +6,12 @@
 //! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
 //! `--web.listen-address` and passes [`shutdown_signal`] (SIGTERM or SIGINT).
 
+pub mod tls;
 pub mod units;
 
 use crate::promql::engine::EngineOptions;
 use crate::tsdb::{Db, Options};
+use crate::web::webconfig::WebConfig;
 use crate::web::{self, AppState, StateOptions, WebOptions};
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture};
@@ -55,6 +57,9 @@ pub struct ServerOptions {
     /// How long in-flight requests may take to finish once stopping begins; after that
     /// their connections are dropped.
     pub shutdown_grace: Duration,
+    /// `--web.config.file`, loaded: TLS, basic auth and extra headers. `None` serves plain
+    /// HTTP to everyone.
+    pub web_config: Option<Arc<WebConfig>>,
 }
 
 impl ServerOptions {
@@ -68,6 +73,7 @@ impl ServerOptions {
             flags: BTreeMap::new(),
             config_yaml: DEFAULT_CONFIG_YAML.to_string(),
             shutdown_grace: Duration::from_secs(10),
+            web_config: None,
         }
     }
 }
@@ -108,7 +114,8 @@ pub async fn run(
         data_dir: opts.data_dir.clone(),
         storage_retention: retention,
     });
-    tracing::info!(address = %listener.local_addr()?, "listening");
+    let tls = opts.web_config.as_ref().and_then(|c| c.tls.clone());
+    tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "listening");
 
     let (open_err_tx, mut open_err_rx) = tokio::sync::mpsc::channel::<Error>(1);
     let opener = {
@@ -135,12 +142,20 @@ pub async fn run(
     };
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let serve = axum::serve(listener, web::app(state.clone()))
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    let mut server = tokio::spawn(serve);
+    let mut router = web::app(state.clone());
+    if let Some(wc) = &opts.web_config {
+        router = web::webconfig::layer(router, wc);
+    }
+    let stopped = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    };
+    let mut server = match tls {
+        Some(cfg) => {
+            let listener = tls::TlsListener::new(listener, cfg)?;
+            tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(stopped).into_future())
+        }
+        None => tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(stopped).into_future()),
+    };
 
     let mut result: Result<(), Error> = Ok(());
     tokio::select! {

@@ -15,6 +15,7 @@ pub mod exposition;
 pub mod json;
 pub mod params;
 pub mod status;
+pub mod webconfig;
 
 use crate::promql::engine::EngineOptions;
 use crate::tsdb::Db;

@@ -8,6 +8,7 @@ mod promql_diff;
 mod promql_engine;
 mod tsdb;
 mod web;
+mod webconfig;
 
 /// A small deterministic PRNG (xorshift64*) so failures reproduce from the printed seed.
 pub struct Rng(u64);
