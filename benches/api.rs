@@ -63,7 +63,10 @@ fn run() -> Result<(), BoxError> {
     }
     let cairn_bin = PathBuf::from(env!("CARGO_BIN_EXE_cairn"));
     if !cairn_bin.is_file() {
-        println!("api bench: the cairn binary {} is missing (run `cargo build --release`); skipping", cairn_bin.display());
+        println!(
+            "api bench: the cairn binary {} is missing (run `cargo build --release`); skipping",
+            cairn_bin.display()
+        );
         return Ok(());
     }
     let secs: u64 = env_num("CAIRN_BENCH_SECS", 10);
@@ -158,6 +161,7 @@ fn run() -> Result<(), BoxError> {
         println!("api bench: {} — same data from both ({} bytes of JSON)", ep.name, p.to_string().len());
     }
 
+    let load_before = loadavg();
     let mut rows = Vec::new();
     for ep in &endpoints {
         let c = measure(cairn_addr, &ep.path, threads, Duration::from_secs(secs))?;
@@ -169,7 +173,8 @@ fn run() -> Result<(), BoxError> {
     drop(cairn);
     drop(prom);
 
-    let table = render_table(&rows, &data, threads, secs);
+    let load = format!("{load_before} before, {} after", loadavg());
+    let table = render_table(&rows, &data, threads, secs, &load);
     println!("\n{table}");
     let out = target_dir().join("api-bench.md");
     match std::fs::write(&out, &table) {
@@ -266,9 +271,17 @@ impl Dataset {
     fn samples(&self, i: usize) -> impl Iterator<Item = (i64, f64)> + use<'_> {
         let def = &self.series[i];
         let mid = self.start + SPAN_MS / 2;
-        let mut v = (def.seed % 97) as f64 * 100.0;
+        // Each series is scraped at its own offset of 2..=26 s into every 30 s interval, so no
+        // sample sits on a window edge of the benchmarked query (multiples of 60 s): there
+        // Prometheus 2.42's left-closed range windows and the left-open windows of 3.x (which
+        // Cairn follows) see different samples.
+        let offset = 2_000 + (def.seed % 25) as i64 * 1_000;
+        // Counters start well above zero: at the first steps, 2.42 and 3.x differ in how far
+        // `rate` extrapolates towards the window start for a counter that began near zero.
+        let mut v = 1000.0 + (def.seed % 97) as f64 * 100.0;
         self.times().enumerate().map(move |(k, t)| {
-            if def.resets && t == mid {
+            let t = t + offset;
+            if def.resets && t - offset == mid {
                 v = 0.0;
             } else {
                 v += (splitmix(def.seed.wrapping_mul(1_000_003).wrapping_add(k as u64)) % 200) as f64 * 0.25;
@@ -438,7 +451,12 @@ impl Conn {
     fn get(&mut self, path: &str) -> io::Result<(u16, Vec<u8>)> {
         match self.get_once(path) {
             Ok(r) => Ok(r),
-            Err(e) if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ) =>
+            {
                 *self = Conn::connect(self.addr)?;
                 self.get_once(path)
             }
@@ -447,7 +465,10 @@ impl Conn {
     }
 
     fn get_once(&mut self, path: &str) -> io::Result<(u16, Vec<u8>)> {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nAccept: application/json\r\n\r\n", self.addr);
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nAccept: application/json\r\n\r\n",
+            self.addr
+        );
         self.stream.write_all(req.as_bytes())?;
         self.buf.clear();
         let head_end = loop {
@@ -634,7 +655,7 @@ fn json_close(a: &Value, b: &Value, path: &str) -> Result<(), String> {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 200 { format!("{}...", &s[..s.floor_char_boundary(200)]) } else { s }
+    if s.chars().count() > 200 { format!("{}...", s.chars().take(200).collect::<String>()) } else { s }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,28 +691,42 @@ impl Measurement {
 
     fn summary(&self) -> String {
         format!(
-            "{:>9.1} req/s  p50 {:>9}  p99 {:>9}  ({} requests, {} errors)",
+            "{:>9.1} req/s  p50 {:>9}  p99 {:>9}  ({} requests in {:.0?}, {} errors, load {})",
             self.rate(),
             fmt_dur(self.quantile(0.50)),
             fmt_dur(self.quantile(0.99)),
             self.requests,
-            self.errors
+            self.elapsed,
+            self.errors,
+            loadavg()
         )
     }
 }
 
 fn fmt_dur(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;
-    if ms >= 100.0 { format!("{ms:.0} ms") } else if ms >= 1.0 { format!("{ms:.2} ms") } else { format!("{:.0} µs", ms * 1e3) }
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{:.0} µs", ms * 1e3)
+    }
 }
 
-/// Runs `threads` clients, each on its own keep-alive connection, for a short warm-up and
-/// then for `dur`, issuing `GET path` back to back. Only 200 answers count as requests.
+/// Runs `threads` clients, each on its own keep-alive connection, issuing `GET path` back to
+/// back. One request is timed alone first (it also warms caches), then all clients run for a
+/// warm-up second and a measured window of at least `dur`, stretched for slow requests so that
+/// about 40 of them complete (at most 60 s). Requests count when they complete inside the
+/// window, whenever they started, so the rate is not biased against slow requests; only 200
+/// answers count.
 fn measure(addr: SocketAddr, path: &str, threads: usize, dur: Duration) -> Result<Measurement, BoxError> {
-    let warmup = Duration::from_secs(1);
-    let begin = Instant::now();
-    let measure_from = begin + warmup;
-    let stop = measure_from + dur;
+    let t0 = Instant::now();
+    Conn::connect(addr)?.get(path)?;
+    let alone = t0.elapsed();
+    let window = dur.max((alone * 25).min(Duration::from_secs(60)));
+    let measure_from = Instant::now() + Duration::from_secs(1);
+    let stop = measure_from + window;
     let results: Vec<io::Result<(Vec<Duration>, usize)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -706,9 +741,7 @@ fn measure(addr: SocketAddr, path: &str, threads: usize, dur: Duration) -> Resul
                         }
                         let (status, _) = conn.get(path)?;
                         let t1 = Instant::now();
-                        // Requests that start in the warm-up or end after the stop time are not
-                        // counted, so the rate is over exactly `dur`.
-                        if t0 >= measure_from && t1 <= stop {
+                        if t1 >= measure_from && t1 < stop {
                             if status == 200 {
                                 lat.push(t1 - t0);
                             } else {
@@ -730,16 +763,31 @@ fn measure(addr: SocketAddr, path: &str, threads: usize, dur: Duration) -> Resul
         errors += e;
     }
     latencies.sort();
-    Ok(Measurement { requests: latencies.len(), errors, elapsed: dur, latencies })
+    Ok(Measurement { requests: latencies.len(), errors, elapsed: window, latencies })
 }
 
-fn render_table(rows: &[(&str, Measurement, Measurement)], data: &Dataset, threads: usize, secs: u64) -> String {
+/// The 1-minute load average, to tell whether other work shared the CPUs.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn render_table(
+    rows: &[(&str, Measurement, Measurement)],
+    data: &Dataset,
+    threads: usize,
+    secs: u64,
+    load: &str,
+) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "# API benchmark: Cairn vs Prometheus 2.42\n");
     let _ = writeln!(
         t,
         "{} series, 24 h at 30 s ({} samples), both servers on blocks only; {threads} keep-alive \
-         client threads, {secs} s per endpoint and server after 1 s of warm-up; {} CPUs.\n\
+         client threads, at least {secs} s per endpoint and server (longer for slow requests, \
+         see the requests column) after 1 s of warm-up; {} CPUs, load average {load}.\n\
          Ratio = Cairn req/s / Prometheus req/s (above 1: Cairn is faster).\n",
         data.series.len(),
         data.series.len() * data.times().count(),
@@ -747,20 +795,24 @@ fn render_table(rows: &[(&str, Measurement, Measurement)], data: &Dataset, threa
     );
     let _ = writeln!(
         t,
-        "| endpoint | Cairn req/s | Prometheus req/s | ratio | Cairn p50 | Prometheus p50 | Cairn p99 | Prometheus p99 |"
+        "| endpoint | Cairn req/s | Prometheus req/s | ratio | Cairn p50 | Prometheus p50 | Cairn p99 | Prometheus p99 | requests |"
     );
-    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, c, p) in rows {
         let ratio = if p.rate() > 0.0 { format!("{:.2}", c.rate() / p.rate()) } else { "-".into() };
         let _ = writeln!(
             t,
-            "| {name} | {:.1} | {:.1} | {ratio} | {} | {} | {} | {} |",
+            "| {name} | {:.1} | {:.1} | {ratio} | {} | {} | {} | {} | {} in {:.0?} / {} in {:.0?} |",
             c.rate(),
             p.rate(),
             fmt_dur(c.quantile(0.5)),
             fmt_dur(p.quantile(0.5)),
             fmt_dur(c.quantile(0.99)),
             fmt_dur(p.quantile(0.99)),
+            c.requests,
+            c.elapsed,
+            p.requests,
+            p.elapsed,
         );
     }
     let errs: usize = rows.iter().map(|(_, c, p)| c.errors + p.errors).sum();
