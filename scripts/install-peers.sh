@@ -3,7 +3,7 @@
 # Which peers the suite needs grows with the issues: CAIRN_PEERS lists them (Debian package
 # names, space-separated); scripts/test.sh sets the suite's default. Tests that need a missing peer
 # skip with a message, or fail when CI=true.
-#   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs)
+#   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs, tests/it/api_diff.rs)
 set -euo pipefail
 PEERS=${CAIRN_PEERS-prometheus}
 missing=()

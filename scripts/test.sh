@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 export CAIRN_PEERS=${CAIRN_PEERS-prometheus}
 ./scripts/install-peers.sh
 cargo test --all-features --no-fail-fast
-# Benchmarks and fuzz targets must keep compiling.
+# Benchmarks must keep compiling (fuzz targets: `cd fuzz && cargo fuzz build -s none`).
 cargo bench --no-run --quiet
