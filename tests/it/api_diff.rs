@@ -144,24 +144,7 @@ fn openmetrics(data: &[Series]) -> String {
 
 /// Prometheus on `promtool`'s blocks of `data`.
 fn start_prometheus(dir: &Path, data: &[Series]) -> PeerProcess {
-    let om = dir.join("data.om");
-    std::fs::write(&om, openmetrics(data)).unwrap();
-    let tsdb = dir.join("prom-data");
-    let mut cmd = Command::new("promtool");
-    cmd.args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"]).arg(&om).arg(&tsdb);
-    let out = peer::run_bounded(cmd, dir, Duration::from_secs(60)).unwrap();
-    assert_eq!(out.code, Some(0), "promtool failed: {}{}", out.stdout, out.stderr);
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\n").unwrap();
-    let addr = peer::free_addr().unwrap();
-    let mut cmd = Command::new("prometheus");
-    cmd.arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address={addr}"))
-        .args(["--web.enable-admin-api", "--web.enable-lifecycle"]);
-    let mut p = PeerProcess::spawn("prometheus", cmd, addr, &dir.join("prometheus.log")).unwrap();
-    p.wait_ready("/-/ready", Duration::from_secs(30)).unwrap();
-    p
+    peer::prometheus_on_openmetrics(dir, &openmetrics(data), &["--web.enable-admin-api", "--web.enable-lifecycle"])
 }
 
 /// Cairn on a data directory holding `data` in blocks.

@@ -324,3 +324,28 @@ fn http_response_parsing() {
     assert_eq!(percent_encode("a b{c=\"d\"}[5m]/é"), "a%20b%7Bc%3D%22d%22%7D%5B5m%5D%2F%C3%A9");
     assert_eq!(query_string(&[("query", "up"), ("time", "1.5")]), "query=up&time=1.5");
 }
+
+/// Starts Prometheus on blocks that `promtool tsdb create-blocks-from openmetrics` builds from
+/// `openmetrics` (written to `dir/data.om`), with `extra` flags, and waits until it is ready.
+pub fn prometheus_on_openmetrics(dir: &Path, openmetrics: &str, extra: &[&str]) -> PeerProcess {
+    let om = dir.join("data.om");
+    std::fs::write(&om, openmetrics).unwrap();
+    let tsdb = dir.join("prom-data");
+    let mut cmd = Command::new("promtool");
+    cmd.args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"]).arg(&om).arg(&tsdb);
+    let out = run_bounded(cmd, dir, Duration::from_secs(60)).unwrap();
+    assert_eq!(out.code, Some(0), "promtool failed: {}{}", out.stdout, out.stderr);
+    let cfg = dir.join("prometheus.yml");
+    // The evaluation interval is the step of subqueries written without one: 1m, as Cairn's
+    // default (`EngineOptions::default_subquery_step_ms`).
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n").unwrap();
+    let addr = free_addr().unwrap();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .args(extra);
+    let mut p = PeerProcess::spawn("prometheus", cmd, addr, &dir.join("prometheus.log")).unwrap();
+    p.wait_ready("/-/ready", Duration::from_secs(30)).unwrap();
+    p
+}

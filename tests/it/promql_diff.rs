@@ -49,7 +49,6 @@ use cairn::promql::engine::{Engine, EngineOptions, Value};
 use cairn::tsdb::{Db, Options};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SEC: i64 = 1000;
@@ -784,25 +783,11 @@ fn agree(a: &Outcome, b: &Outcome) -> bool {
 
 /// Starts Prometheus on blocks built by `promtool` from `data`.
 fn start_prometheus(dir: &std::path::Path, data: &[GenSeries]) -> PeerProcess {
-    let om = dir.join("data.om");
-    std::fs::write(&om, openmetrics(data)).unwrap();
-    let tsdb = dir.join("prom-data");
-    let mut cmd = Command::new("promtool");
-    cmd.args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"]).arg(&om).arg(&tsdb);
-    let out = peer::run_bounded(cmd, dir, Duration::from_secs(60)).unwrap();
-    assert_eq!(out.code, Some(0), "promtool failed: {}{}", out.stdout, out.stderr);
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n").unwrap();
-    let addr = peer::free_addr().unwrap();
-    let mut cmd = Command::new("prometheus");
-    cmd.arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--query.lookback-delta=5m");
-    let mut p = PeerProcess::spawn("prometheus", cmd, addr, &dir.join("prometheus.log")).unwrap();
-    p.wait_ready("/-/ready", Duration::from_secs(30)).unwrap();
-    p
+    peer::prometheus_on_openmetrics(
+        dir,
+        &openmetrics(data),
+        &["--storage.tsdb.retention.time=100y", "--query.lookback-delta=5m"],
+    )
 }
 
 /// Loads `data` into a fresh Cairn database in `dir`.
