@@ -114,7 +114,7 @@ impl Db {
             return Err(Error::Locked(dir));
         }
         let metrics = Arc::new(Metrics::default());
-        delete_leftovers(&dir);
+        block::delete_leftovers(&dir);
         let blocks = load_blocks(&dir)?;
         let chunks_dir = dir.join("chunks_head");
         let head = Arc::new(
@@ -538,21 +538,10 @@ fn load_blocks(dir: &Path) -> Result<Vec<Arc<dyn BlockReader>>> {
     Ok(blocks)
 }
 
-/// Removes what interrupted writes and deletions left: `*.tmp` and `*.tmp-delete` directories.
-fn delete_leftovers(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if e.path().is_dir() && (name.ends_with(".tmp") || name.ends_with(".tmp-delete")) {
-            tracing::info!(dir = %e.path().display(), "removing leftover of an interrupted write");
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
-}
-
 fn remove_block_dir(dir: &Path) {
-    // Rename first so a crash mid-delete never leaves a half-deleted block that loads.
-    let tmp = dir.with_extension("tmp-delete");
+    // Rename first so a crash mid-delete never leaves a half-deleted block that loads: a
+    // `*.tmp` directory is what `block::delete_leftovers` removes on the next open.
+    let tmp = dir.with_extension("tmp");
     let target = if fs::rename(dir, &tmp).is_ok() { tmp } else { dir.to_path_buf() };
     if let Err(e) = fs::remove_dir_all(&target) {
         tracing::warn!(dir = %target.display(), error = %e, "removing block directory");

@@ -188,26 +188,7 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
 /// end. Every socket operation is bounded by `timeout`, and the whole exchange by a few times
 /// that.
 pub fn http_get(addr: SocketAddr, path_and_query: &str, timeout: Duration) -> io::Result<HttpResponse> {
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    let req = format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: */*\r\n\r\n");
-    s.write_all(req.as_bytes())?;
-    let deadline = Instant::now() + timeout * 4;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        if Instant::now() > deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "response took too long"));
-        }
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    parse_response(&raw)
+    http_request(addr, "GET", path_and_query, None, timeout)
 }
 
 /// `method path_and_query` over HTTP/1.1 with `Connection: close`; when `form` is given it is
