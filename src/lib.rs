@@ -5,8 +5,13 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod discovery;
 pub mod model;
 pub mod promql;
+pub mod relabel;
+pub mod remote;
+pub mod scrape;
 pub mod server;
 pub mod tsdb;
 pub mod web;

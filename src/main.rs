@@ -127,6 +127,9 @@ enum DebugCommand {
 }
 
 fn main() -> ExitCode {
+    // One rustls crypto provider (ring) for the whole process: the server's TLS and every
+    // outgoing client (scrape, discovery, remote write) rely on it.
+    server::tls::install_default_provider();
     let cli = Cli::parse();
     if let Err(e) = init_logging(&cli.server.log_level, &cli.server.log_format) {
         eprintln!("cairn: {e:#}");
@@ -207,7 +210,6 @@ fn run_server(f: ServerFlags) -> Result<()> {
     }
     let mut opts = ServerOptions::new(&f.tsdb_path);
     if let Some(c) = &f.web_config_file {
-        server::tls::install_default_provider();
         let wc = cairn::web::webconfig::load(c).context("invalid --web.config.file")?;
         for w in &wc.warnings {
             tracing::warn!(file = %c.display(), "{w}");
