@@ -126,6 +126,7 @@ impl<'a> Parser<'a> {
 
     /// The next entry; `Ok(None)` at the end of the page (after `# EOF` for OpenMetrics,
     /// where a missing `# EOF` is an error).
+    #[allow(clippy::should_implement_trait)] // Borrowing entries with an error channel: not an Iterator.
     pub fn next(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
         let _ = (self.buf, self.format);
         Err(ParseError { line: 1, msg: "exposition parser not built yet".into() })
