@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/query_range", endpoint(gp, Kind::Query, query_range))
         .route("/query_exemplars", endpoint(gp, Kind::Other, query_exemplars))
         .route("/format_query", endpoint(gp, Kind::Other, format_query))
+        .route("/parse_query", endpoint(gp, Kind::Other, parse_query))
         .route("/series", endpoint(gp, Kind::Other, series))
         .route("/labels", endpoint(gp, Kind::Other, labels))
         .route("/label/{name}/values", endpoint(g, Kind::Other, label_values))
@@ -148,6 +149,11 @@ pub fn format_query(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, Api
     let expr = parse_expr(r.params.get("query"), &s.shared().opts.engine.parser)
         .map_err(|e| ApiError::invalid_param("query", e))?;
     ApiOk::data(Json::str(expr.to_string()))
+}
+
+/// `GET|POST /api/v1/parse_query`: the query's syntax tree as JSON.
+pub fn parse_query(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
+    ApiOk::data(super::parse_query::parse_query(r.params.get("query"), &s.shared().opts.engine.parser)?)
 }
 
 /// `GET|POST /api/v1/query_exemplars`: always an empty list (no exemplar storage yet),

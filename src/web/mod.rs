@@ -14,6 +14,7 @@ pub mod api;
 pub mod exposition;
 pub mod json;
 pub mod params;
+pub mod parse_query;
 pub mod status;
 pub mod webconfig;
 
