@@ -113,6 +113,7 @@ pub async fn run(
         config_yaml: opts.config_yaml.clone(),
         data_dir: opts.data_dir.clone(),
         storage_retention: retention,
+        wal_replay: opts.tsdb.replay_progress.clone(),
     });
     let tls = opts.web_config.as_ref().and_then(|c| c.tls.clone());
     tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "listening");

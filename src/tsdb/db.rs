@@ -43,6 +43,8 @@ pub struct Options {
     /// Run compaction and retention in a background thread at this interval; `None` leaves
     /// it to explicit [`Db::compact`] calls.
     pub background_interval: Option<Duration>,
+    /// Where WAL replay reports its progress (shared with `/api/v1/status/walreplay`).
+    pub replay_progress: Arc<wal::ReplayProgress>,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             wal_segment_size: wal::DEFAULT_SEGMENT_SIZE,
             wal_sync: SyncPolicy::default(),
             background_interval: Some(Duration::from_secs(60)),
+            replay_progress: Arc::default(),
         }
     }
 }
@@ -130,7 +133,7 @@ impl Db {
         }
         let wal_dir = dir.join("wal");
         let mut replayer = Replayer::default();
-        let stats = wal::replay(&wal_dir, &mut |rec| replayer.apply(&head, rec))?;
+        let stats = wal::replay_with_progress(&wal_dir, &opts.replay_progress, &mut |rec| replayer.apply(&head, rec))?;
         metrics.wal_corruptions.fetch_add(stats.corruptions, Relaxed);
         if replayer.unknown_refs > 0 {
             tracing::warn!(samples = replayer.unknown_refs, "WAL samples for unknown series dropped on replay");

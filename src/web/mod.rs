@@ -88,6 +88,8 @@ pub struct StateOptions {
     pub data_dir: PathBuf,
     /// Retention as shown by `/api/v1/status/runtimeinfo` (e.g. `15d`).
     pub storage_retention: String,
+    /// WAL replay progress (`/api/v1/status/walreplay`), shared with the opening database.
+    pub wal_replay: Arc<crate::tsdb::wal::ReplayProgress>,
 }
 
 /// State shared by all handlers; cheap to clone.

@@ -243,8 +243,16 @@ mod tests {
         assert!(got.contains(r#""card":"many-to-many""#), "{got}");
         let got = render("rate(x[5m])[30m:1m] @ 100");
         assert!(got.starts_with(r#"{"alignEvalTime":false,"expr":{"args":[{"anchored""#), "{got}");
-        assert!(got.ends_with(r#""offset":0,"range":1800000,"startOrEnd":null,"step":60000,"timestamp":100000,"type":"subquery"}"#), "{got}");
-        assert!(got.contains(r#""func":{"argTypes":["matrix"],"name":"rate","returnType":"vector","variadic":0}"#), "{got}");
+        assert!(
+            got.ends_with(
+                r#""offset":0,"range":1800000,"startOrEnd":null,"step":60000,"timestamp":100000,"type":"subquery"}"#
+            ),
+            "{got}"
+        );
+        assert!(
+            got.contains(r#""func":{"argTypes":["matrix"],"name":"rate","returnType":"vector","variadic":0}"#),
+            "{got}"
+        );
     }
 
     #[test]

@@ -213,12 +213,12 @@ pub fn tsdb(_s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
     ]))
 }
 
-/// `GET /api/v1/status/walreplay`: answers before the server is ready. We do not track
-/// replay progress, so this is `0/0` while replaying and `1/1` once done.
+/// `GET /api/v1/status/walreplay`: answers before the server is ready, with the first and
+/// last WAL segment to replay and the one being read (all 0 before replay starts).
 pub async fn wal_replay(State(s): State<AppState>) -> Response {
-    let done = i64::from(s.is_ready());
+    let (min, max, current) = s.shared().opts.wal_replay.snapshot();
     success_response(ApiOk::Data {
-        data: Json::obj(vec![("min", Json::int(0u8)), ("max", Json::int(done)), ("current", Json::int(done))]),
+        data: Json::obj(vec![("min", Json::int(min)), ("max", Json::int(max)), ("current", Json::int(current))]),
         warnings: Vec::new(),
         infos: Vec::new(),
     })

@@ -45,6 +45,8 @@ fn fixture_with(web: WebOptions) -> Fixture {
         config_yaml: "global: {}\n".into(),
         data_dir: dir.path().to_path_buf(),
         storage_retention: "15d".into(),
+        // A replay that stopped half-way, so the status shows distinct numbers.
+        wal_replay: Arc::new(crate::tsdb::wal::ReplayProgress { min: 3.into(), max: 5.into(), current: 4.into() }),
         ..StateOptions::default()
     });
     state.set_db(Arc::new(db));
@@ -288,7 +290,7 @@ async fn stub_and_status_endpoints() {
         ("/api/v1/alertmanagers", r#"{"activeAlertmanagers":[],"droppedAlertmanagers":[]}"#),
         ("/api/v1/status/config", r#"{"yaml":"global: {}\n"}"#),
         ("/api/v1/status/flags", r#"{"web.enable-lifecycle":"false"}"#),
-        ("/api/v1/status/walreplay", r#"{"min":0,"max":1,"current":1}"#),
+        ("/api/v1/status/walreplay", r#"{"min":3,"max":5,"current":4}"#),
         // By hand: 3 series; label pairs __name__ x2, code x1, instance x2, job x1 = 6;
         // bytes by name: __name__ 2*len("up") + len("http_requests_total") = 23, code 3,
         // instance 1+1, job 2*1.

@@ -19,12 +19,13 @@ mod segment;
 mod tests;
 
 pub use checkpoint::checkpoint;
-pub use reader::replay;
+pub use reader::{replay, replay_with_progress};
 
 use segment::{append_frame, io_err, list_dir, segment_name, sync_dir};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Default size at which a segment is closed and a new one started.
@@ -104,6 +105,36 @@ pub enum WalError {
     /// in a torn frame; the writer refuses further records rather than write after it.
     #[error("wal writer failed earlier; replay and reopen the wal to continue")]
     Failed,
+}
+
+/// How far WAL replay has got, in segment numbers, for `/api/v1/status/walreplay`: all 0
+/// before replay starts, `min`/`max` the first and last segment to read, `current` the one
+/// being read (`max` once done).
+#[derive(Debug, Default)]
+pub struct ReplayProgress {
+    /// First segment to replay.
+    pub min: AtomicI64,
+    /// Last segment to replay.
+    pub max: AtomicI64,
+    /// The segment being replayed.
+    pub current: AtomicI64,
+}
+
+impl ReplayProgress {
+    fn start(&self, first: u32, last: u32) {
+        self.min.store(i64::from(first), Ordering::Relaxed);
+        self.max.store(i64::from(last), Ordering::Relaxed);
+        self.current.store(i64::from(first), Ordering::Relaxed);
+    }
+
+    fn done(&self) {
+        self.current.store(self.max.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// `(min, max, current)`.
+    pub fn snapshot(&self) -> (i64, i64, i64) {
+        (self.min.load(Ordering::Relaxed), self.max.load(Ordering::Relaxed), self.current.load(Ordering::Relaxed))
+    }
 }
 
 /// What replay found.

@@ -2,9 +2,10 @@
 
 use super::record::Record;
 use super::segment::{self, BadFrame, checkpoint_name, io_err, list_dir, read_segment, segment_name, sync_dir};
-use super::{ReplayStats, WalError};
+use super::{ReplayProgress, ReplayStats, WalError};
 use std::fs::OpenOptions;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 /// Reads the latest checkpoint and then every later segment of `dir` in order, handing each
 /// decoded record to `f`. A torn or corrupt record ends the replay: the WAL is cut back to the
@@ -17,6 +18,16 @@ use std::path::Path;
 /// the gap; records of unknown type are skipped and counted. Damage inside the checkpoint is
 /// not cut (its data exists nowhere else): it returns [`WalError::Corrupt`].
 pub fn replay(dir: &Path, f: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalError> {
+    replay_with_progress(dir, &ReplayProgress::default(), f)
+}
+
+/// [`replay`], reporting which segment it is reading in `progress` (what
+/// `/api/v1/status/walreplay` shows).
+pub fn replay_with_progress(
+    dir: &Path,
+    progress: &ReplayProgress,
+    f: &mut dyn FnMut(Record),
+) -> Result<ReplayStats, WalError> {
     let mut stats = ReplayStats::default();
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(stats),
@@ -57,6 +68,9 @@ pub fn replay(dir: &Path, f: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalE
     }
 
     let segs: Vec<u32> = listing.segments.into_iter().filter(|&s| after.is_none_or(|cp| s > cp)).collect();
+    if let (Some(&first), Some(&last)) = (segs.first(), segs.last()) {
+        progress.start(first, last);
+    }
     if let (Some(cp), Some(&first)) = (after, segs.first())
         && u64::from(first) != u64::from(cp) + 1
     {
@@ -73,6 +87,7 @@ pub fn replay(dir: &Path, f: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalE
             stats.cut_at = Some((prev + 1, 0));
             break;
         }
+        progress.current.store(i64::from(s), Ordering::Relaxed);
         let path = dir.join(segment_name(s));
         let Some(BadFrame { offset, msg }) = read_segment(&path, &mut buf, &mut |r| deliver(r, &mut stats))? else {
             continue;
@@ -91,6 +106,7 @@ pub fn replay(dir: &Path, f: &mut dyn FnMut(Record)) -> Result<ReplayStats, WalE
         stats.cut_at = Some((s, offset));
         break;
     }
+    progress.done();
     Ok(stats)
 }
 

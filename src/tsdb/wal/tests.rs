@@ -607,3 +607,21 @@ fn replay_throughput() {
         fs::metadata(d.path().join(segment_name(0))).unwrap().len()
     );
 }
+
+#[test]
+fn replay_reports_progress_in_segments() {
+    let dir = scratch();
+    small_wal(dir.path());
+    let segs: Vec<u32> = segment_files(dir.path()).iter().map(|(n, _)| *n).collect();
+    assert!(segs.len() >= 2, "the fixture spans several segments: {segs:?}");
+    let progress = ReplayProgress::default();
+    assert_eq!(progress.snapshot(), (0, 0, 0), "nothing replayed yet");
+    let mut seen = Vec::new();
+    replay_with_progress(dir.path(), &progress, &mut |_| seen.push(progress.current.load(Ordering::Relaxed))).unwrap();
+    let (first, last) = (i64::from(segs[0]), i64::from(*segs.last().unwrap()));
+    assert_eq!(progress.snapshot(), (first, last, last));
+    // While records were delivered, `current` named the segment being read, in order.
+    assert_eq!(seen.first(), Some(&first));
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&last));
+}
