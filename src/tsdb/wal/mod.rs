@@ -17,9 +17,11 @@ pub mod record;
 mod segment;
 #[cfg(test)]
 mod tests;
+mod watcher;
 
 pub use checkpoint::checkpoint;
 pub use reader::{replay, replay_with_progress};
+pub use watcher::{Position, Watcher};
 
 use segment::{append_frame, io_err, list_dir, segment_name, sync_dir};
 use std::fs::{self, File, OpenOptions};
