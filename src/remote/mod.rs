@@ -2,3 +2,5 @@
 //! metrics), the remote-write sender that tails the WAL, and remote read (server and client).
 //!
 //! SKELETON: filled in by the remote helpers.
+
+pub mod sender;
