@@ -3,4 +3,5 @@
 //!
 //! SKELETON: filled in by the remote helpers.
 
+pub mod fanout;
 pub mod sender;
