@@ -36,7 +36,7 @@ pub fn check_config(files: &[PathBuf], opts: &CheckOptions, out: &mut dyn Write,
             }
         };
         let _ = writeln!(out);
-        let (rules_failed, rules_errors) = check_rule_files(&rule_files, opts.lint, out, err);
+        let (rules_failed, rules_errors) = check_rule_files(&rule_files, opts.lint, CONFIG_INDENT, out, err);
         failed |= rules_failed;
         has_errors |= rules_errors;
     }
@@ -50,7 +50,7 @@ pub fn check_rules(files: &[PathBuf], opts: &CheckOptions, out: &mut dyn Write, 
         let _ = writeln!(err, "cairn: error: path '{}' does not exist, try --help", missing.display());
         return FAILURE;
     }
-    let (failed, has_errors) = check_rule_files(files, opts.lint, out, err);
+    let (failed, has_errors) = check_rule_files(files, opts.lint, "", out, err);
     exit_code(failed, has_errors, opts.lint_fatal)
 }
 
@@ -62,8 +62,19 @@ fn exit_code(failed: bool, has_errors: bool, lint_fatal: bool) -> i32 {
     }
 }
 
-/// Checks rule files; returns (failed, has errors other than lint).
-fn check_rule_files(files: &[PathBuf], lint: Lint, out: &mut dyn Write, err: &mut dyn Write) -> (bool, bool) {
+/// How promtool 2.42 indents rule-file problems under `check config` (under `check rules`
+/// they are not indented).
+const CONFIG_INDENT: &str = "     ";
+
+/// Checks rule files; returns (failed, has errors other than lint). Each problem's first
+/// line is prefixed with `indent`.
+fn check_rule_files(
+    files: &[PathBuf],
+    lint: Lint,
+    indent: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> (bool, bool) {
     let mut failed = false;
     let mut has_errors = false;
     for f in files {
@@ -74,7 +85,7 @@ fn check_rule_files(files: &[PathBuf], lint: Lint, out: &mut dyn Write, err: &mu
                 has_errors = true;
                 let _ = writeln!(err, "  FAILED:");
                 for e in errors {
-                    let _ = writeln!(err, "{}: {e}", f.display());
+                    let _ = writeln!(err, "{indent}{}: {e}", f.display());
                 }
             }
             Ok(groups) => {
@@ -91,7 +102,7 @@ fn check_rule_files(files: &[PathBuf], lint: Lint, out: &mut dyn Write, err: &mu
                         }
                     }
                     msg.push_str("Might cause inconsistency while recording expressions");
-                    let _ = writeln!(err, "  FAILED:\n{msg}");
+                    let _ = writeln!(err, "  FAILED:\n{indent}{msg}");
                 }
             }
         }
