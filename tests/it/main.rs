@@ -2,6 +2,7 @@
 
 mod api_diff;
 mod crash;
+mod exposition;
 mod format_compat;
 mod peer;
 mod promql_diff;

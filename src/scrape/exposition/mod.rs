@@ -286,8 +286,9 @@ impl<'a> Parser<'a> {
 
     /// The labels (with `__name__`) of the last [`Entry::Series`], validated and sorted.
     ///
-    /// Escapes in values are resolved, empty values dropped, and duplicate label names
-    /// refused as Prometheus's head appender refuses them. Allocates only the result.
+    /// Escapes in values are resolved, empty values dropped (with every other label of the
+    /// same name, as Prometheus's scrape loop drops them), and duplicate label names refused
+    /// as Prometheus's head appender refuses them. Allocates only the result.
     pub fn labels(&self) -> Result<Labels, ParseError> {
         let mut out = Vec::with_capacity(self.labels.len() + 1);
         self.labels_into(&mut out)?;
@@ -305,7 +306,12 @@ impl<'a> Parser<'a> {
         })?;
         out.push(Label::new(METRIC_NAME, name));
         self.spans_into(&self.labels, out).map_err(|msg| ParseError { line: self.series_line, msg })?;
-        out.retain(|l| !l.value.is_empty());
+        if out.iter().any(|l| l.value.is_empty()) {
+            // An empty value removes the label, and Prometheus's scrape loop (through its label
+            // builder) removes every label of that name: `a{b="",b="2"}` is stored as `a`.
+            let empty: Vec<String> = out.iter().filter(|l| l.value.is_empty()).map(|l| l.name.clone()).collect();
+            out.retain(|l| !empty.contains(&l.name));
+        }
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = out.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(ParseError {
