@@ -228,11 +228,11 @@ mod tests {
     #[test]
     fn write_request_bytes_match_the_protobuf_wire_format() {
         // Hand-encoded per the protobuf spec: field 1 (timeseries, LEN) holding field 1
-        // (labels, LEN) {1: "__name__", 2: "up"} and field 2 (samples, LEN) {1: double 2.0
+        // (labels, LEN, 14 bytes) {1: "__name__", 2: "up"} and field 2 (samples, LEN) {1: double 2.0
         // (fixed64 LE), 2: varint 5}.
         let want: Vec<u8> = [
             &[0x0a, 0x1d][..],
-            &[0x0a, 0x0c, 0x0a, 0x08],
+            &[0x0a, 0x0e, 0x0a, 0x08],
             b"__name__",
             &[0x12, 0x02],
             b"up",

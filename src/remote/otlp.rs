@@ -28,7 +28,8 @@
 //! resource. The other resource attributes go onto a `target_info` series (with `job` and
 //! `instance`, value 1), present only when there are such attributes and a `job` or
 //! `instance`; it gets a sample at the earliest data point time of the resource, then every
-//! half lookback delta, and at the latest one, so `target_info` joins find it throughout.
+//! half lookback delta, and at the latest one, so `target_info` joins find it throughout
+//! (at most 1,000 samples, the newest, when the points are far apart).
 //!
 //! Metadata (type, description as help, unit) is recorded per translated metric name.
 //! Exemplars are counted and dropped (no exemplar storage yet).
@@ -55,6 +56,9 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The bit of `flags` marking a data point without a recorded value.
 const NO_RECORDED_VALUE: u32 = 1;
+
+/// At most this many `target_info` samples per resource and request (Cairn's bound).
+const MAX_TARGET_INFO_SAMPLES: i64 = 1000;
 
 /// Resource attributes that identify the target (mapped to `job` and `instance`).
 const SERVICE_NAME: &str = "service.name";
@@ -206,7 +210,9 @@ fn add_target_info(b: &mut Builder, resource: &[KeyValue], target: &[(String, St
         }
     };
     let step = (lookback_ms / 2).max(1);
-    let mut t = lo;
+    // Points far apart (a zero timestamp next to a current one) would ask for millions of
+    // samples; keep the newest stretch.
+    let mut t = lo.max(hi.saturating_sub(step.saturating_mul(MAX_TARGET_INFO_SAMPLES)));
     while t < hi {
         b.add(labels.clone(), t, 1.0);
         t = t.saturating_add(step);

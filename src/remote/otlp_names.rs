@@ -220,7 +220,7 @@ pub(crate) fn attribute_value(v: Option<&AnyValue>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::pb::otlp::common::v1::{ArrayValue, KeyValue, KeyValueList};
+    use crate::remote::pb::otlp::common::v1::{self as common, KeyValue, KeyValueList};
 
     #[test]
     fn metric_names_follow_the_otlp_translation_rules() {
@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(s(DoubleValue(123456789012345680000.0)), "123456789012345680000");
         assert_eq!(s(BytesValue(vec![1, 2, 3])), "AQID");
         assert_eq!(
-            s(ArrayValue(ArrayValue {
+            s(ArrayValue(common::ArrayValue {
                 values: vec![AnyValue { value: Some(IntValue(1)) }, AnyValue { value: Some(StringValue("a".into())) }]
             })),
             "[1,\"a\"]"
