@@ -244,6 +244,7 @@ async fn read_handler(State(s): State<AppState>, body: Bytes) -> Response {
         Ok(k) => k,
         Err(e) => return text_error(e.status(), &e.to_string()),
     };
+    tracing::debug!(response_type = kind.as_str_name(), queries = req.queries.len(), "remote read");
     use super::pb::prometheus::read_request::ResponseType;
     if kind == ResponseType::Samples {
         let job = tokio::task::spawn_blocking(move || {

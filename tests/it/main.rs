@@ -6,6 +6,7 @@ mod format_compat;
 mod peer;
 mod promql_diff;
 mod promql_engine;
+mod remote;
 mod tsdb;
 mod web;
 mod webconfig;
