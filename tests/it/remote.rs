@@ -360,3 +360,79 @@ fn receiver_edge_cases_match_prometheus() {
     assert_eq!(got, want);
     assert_eq!(want.keys().cloned().collect::<Vec<_>>(), ["__name__=\"e_lab\"", "__name__=\"e_ok\""]);
 }
+
+/// The exporter script: a counter, an up-down counter, a histogram and a gauge, exported once
+/// over OTLP/HTTP protobuf by the OpenTelemetry Python SDK.
+const OTEL_SCRIPT: &str = r#"
+import sys
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.metrics import Observation
+
+res = Resource.create({"service.name": "api", "service.namespace": "shop", "service.instance.id": "i-1", "host.name": "h1"})
+reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=sys.argv[1]), export_interval_millis=3600000)
+provider = MeterProvider(resource=res, metric_readers=[reader])
+meter = provider.get_meter("cairn-test")
+c = meter.create_counter("http.server.requests", unit="{request}", description="Requests served.")
+c.add(5, {"http.method": "GET"})
+c.add(2, {"http.method": "POST"})
+meter.create_up_down_counter("queue.depth", unit="1").add(7)
+h = meter.create_histogram("http.server.duration", unit="s")
+for v in [0.003, 0.02, 0.2, 3.0]:
+    h.record(v, {"route": "/"})
+meter.create_observable_gauge("memory.usage", callbacks=[lambda o: [Observation(1024.5)]], unit="By")
+if not reader.force_flush():
+    sys.exit("export failed")
+provider.shutdown()
+"#;
+
+/// A real OTLP producer, opt-in: `CAIRN_OTEL_PYTHON` names a Python with
+/// `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-http` installed (they are not
+/// among the Debian peers, so the test is skipped without it, also under CI).
+#[test]
+fn opentelemetry_sdk_exports_into_cairn() {
+    let Some(python) = std::env::var_os("CAIRN_OTEL_PYTHON") else {
+        eprintln!("remote::opentelemetry_sdk_exports_into_cairn: set CAIRN_OTEL_PYTHON to a Python with the OpenTelemetry SDK and OTLP/HTTP exporter to run it; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = start_cairn(dir.path(), &[]);
+    let script = dir.path().join("export.py");
+    std::fs::write(&script, OTEL_SCRIPT).unwrap();
+    let mut cmd = Command::new(python);
+    cmd.arg(&script).arg(format!("http://{}/api/v1/otlp/v1/metrics", cairn.addr()));
+    let out = super::peer::run_bounded(cmd, dir.path(), Duration::from_secs(60)).unwrap();
+    assert_eq!(out.code, Some(0), "exporter failed: {}{}\nCairn log:\n{}", out.stdout, out.stderr, cairn.log());
+    let q = query_string(&[("match[]", "{job=\"shop/api\"}"), ("match[]", "target_info")]);
+    let r = cairn.get(&format!("/federate?{q}"), Duration::from_secs(10)).unwrap();
+    // Series names and labels worked out by hand from the mapping rules: `{request}` gives no
+    // suffix, a monotonic sum `_total`, `s` `_seconds`, `By` `_bytes`; an up-down counter is
+    // a gauge without `_ratio` (that is for gauges); job is namespace/name; the SDK's default
+    // histogram buckets are 0, 5, 10, ... 10000, so every observation (all under 5 s) is in
+    // `le="5"` and above; target_info carries host.name and the SDK's telemetry.*
+    // resource attributes.
+    let lines: Vec<String> = r
+        .text()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit_once(' ').map_or(l, |(s, _)| s).to_string())
+        .collect();
+    let has = |want: &str| lines.iter().any(|l| l == want);
+    for want in [
+        "http_server_requests_total{http_method=\"GET\",instance=\"i-1\",job=\"shop/api\"} 5",
+        "http_server_requests_total{http_method=\"POST\",instance=\"i-1\",job=\"shop/api\"} 2",
+        "queue_depth{instance=\"i-1\",job=\"shop/api\"} 7",
+        "memory_usage_bytes{instance=\"i-1\",job=\"shop/api\"} 1024.5",
+        "http_server_duration_seconds_count{instance=\"i-1\",job=\"shop/api\",route=\"/\"} 4",
+        "http_server_duration_seconds_sum{instance=\"i-1\",job=\"shop/api\",route=\"/\"} 3.223",
+        "http_server_duration_seconds_bucket{instance=\"i-1\",job=\"shop/api\",le=\"0\",route=\"/\"} 0",
+        "http_server_duration_seconds_bucket{instance=\"i-1\",job=\"shop/api\",le=\"5\",route=\"/\"} 4",
+        "http_server_duration_seconds_bucket{instance=\"i-1\",job=\"shop/api\",le=\"10000\",route=\"/\"} 4",
+        "http_server_duration_seconds_bucket{instance=\"i-1\",job=\"shop/api\",le=\"+Inf\",route=\"/\"} 4",
+    ] {
+        assert!(has(want), "missing {want:?} in\n{}", r.text());
+    }
+    assert!(lines.iter().any(|l| l.starts_with("target_info{host_name=\"h1\",instance=\"i-1\",job=\"shop/api\",telemetry_sdk_language=\"python\"")), "{}", r.text());
+}
