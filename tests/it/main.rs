@@ -9,6 +9,7 @@ mod peer;
 mod promql_diff;
 mod promql_engine;
 mod relabel_diff;
+mod remote;
 mod tsdb;
 mod web;
 mod webconfig;

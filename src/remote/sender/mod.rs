@@ -27,8 +27,10 @@
 //! more than 30 % away from the current one (within `min_shards..=max_shards`) it lets the
 //! shards drain and restarts them with the new count.
 
+pub mod encode;
 pub mod metrics;
 mod shard;
+pub mod storage;
 pub mod tracker;
 
 use crate::config::QueueConfig;
