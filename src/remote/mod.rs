@@ -29,6 +29,7 @@ pub mod otlp;
 mod otlp_names;
 pub mod pb;
 pub mod read;
+pub mod read_client;
 pub mod sender;
 pub mod write;
 

@@ -8,6 +8,7 @@ mod format_compat;
 mod peer;
 mod promql_diff;
 mod promql_engine;
+mod read_client;
 mod relabel_diff;
 mod remote;
 mod tsdb;
