@@ -30,11 +30,14 @@ struct JsonGroup {
     labels: BTreeMap<String, String>,
 }
 
+/// A target group's targets and labels as read, before validation.
+type RawGroup = (Vec<String>, BTreeMap<String, String>);
+
 /// Reads a `file_sd` file (`.json`, `.yml`, `.yaml`) into target groups.
 pub(super) fn read_sd_file(path: &Path) -> Result<Vec<StaticConfig>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let groups: Vec<Option<(Vec<String>, BTreeMap<String, String>)>> = match ext.as_str() {
+    let groups: Vec<Option<RawGroup>> = match ext.as_str() {
         "json" => serde_json::from_str::<Vec<Option<JsonGroup>>>(&text)
             .map_err(|e| e.to_string())?
             .into_iter()

@@ -225,12 +225,12 @@ pub fn load_file(path: &Path) -> Result<RuleGroups, Vec<Error>> {
 pub fn parse(text: &str) -> Result<RuleGroups, Vec<Error>> {
     let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(&e)])?;
     // Durations fail the whole file, as a decoding error does in Prometheus.
-    let dur = |v: &Option<Spanned<String>>| -> Result<Duration, Error> {
+    let dur = |v: &Option<Spanned<String>>| -> Result<Duration, Vec<Error>> {
         match v {
             None => Ok(Duration::ZERO),
             Some(s) => parse_duration(&s.value)
                 .map(|ms| Duration::from_millis(ms as u64))
-                .map_err(|e| Error::Yaml { pos: Some(Pos::of(&s.referenced)), msg: e.to_string() }),
+                .map_err(|e| vec![Error::Yaml { pos: Some(Pos::of(&s.referenced)), msg: e.to_string() }]),
         }
     };
     let mut errors = Vec::new();
@@ -249,13 +249,13 @@ pub fn parse(text: &str) -> Result<RuleGroups, Vec<Error>> {
         if !seen.insert(name.clone()) {
             errors.push(Error::Group { pos, msg: format!("groupname: \"{name}\" is repeated in the same file") });
         }
-        let interval = dur(&rg.interval).map_err(|e| vec![e])?;
+        let interval = dur(&rg.interval)?;
         let mut rules = Vec::new();
         for (i, r) in rg.rules.iter().flatten().enumerate() {
             let empty_rule = RawRule::default();
             let r = r.as_ref().map_or(&empty_rule, |r| &r.value);
-            let for_duration = dur(&r.for_duration).map_err(|e| vec![e])?;
-            let keep_firing_for = dur(&r.keep_firing_for).map_err(|e| vec![e])?;
+            let for_duration = dur(&r.for_duration)?;
+            let keep_firing_for = dur(&r.keep_firing_for)?;
             match rule(r, for_duration, keep_firing_for) {
                 Ok(rule) => rules.push(rule),
                 Err(problems) => {
