@@ -185,7 +185,7 @@ fn decode_otlp(headers: &HeaderMap, body: &[u8], max: usize) -> Result<ExportMet
     } else {
         return Err((415, format!("unsupported compression: {enc}. Only \"gzip\" or no compression supported")));
     };
-    ExportMetricsServiceRequest::decode(bytes).map_err(|e| (400, e.to_string()))
+    codec::decode_export_request(bytes).map_err(|e| (400, e.to_string()))
 }
 
 async fn otlp_handler(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
