@@ -5,8 +5,8 @@
 //!
 //! Everything here is pure (no I/O), so the sender and the remote-read client reuse it.
 
-use super::pb::prometheus::{self as pb, ChunkedReadResponse, ReadRequest, ReadResponse, WriteRequest};
 use super::pb::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
+use super::pb::prometheus::{self as pb, ChunkedReadResponse, ReadRequest, ReadResponse, WriteRequest};
 use super::pb::write_v2;
 use crate::tsdb::chunk::{MAX_SAMPLES_PER_CHUNK, XorChunk, XorIterator};
 use crate::tsdb::varint;

@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use prost::Message;
 use std::io::Read as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -94,7 +93,9 @@ pub fn parse_write_content_type(ct: &str) -> Result<WriteProto, String> {
 
 fn v2_headers(r: &mut Response, s: &WriteStats) {
     let h = r.headers_mut();
-    for (name, n) in [(SAMPLES_WRITTEN, s.samples), (HISTOGRAMS_WRITTEN, s.histograms), (EXEMPLARS_WRITTEN, s.exemplars)] {
+    for (name, n) in
+        [(SAMPLES_WRITTEN, s.samples), (HISTOGRAMS_WRITTEN, s.histograms), (EXEMPLARS_WRITTEN, s.exemplars)]
+    {
         h.insert(name, HeaderValue::from(n));
     }
 }
@@ -117,13 +118,18 @@ async fn write_handler(State(s): State<AppState>, headers: HeaderMap, body: Byte
     };
     let enc = header_str(&headers, header::CONTENT_ENCODING);
     if !enc.is_empty() && !enc.eq_ignore_ascii_case("snappy") {
-        return text_error(415, &format!("{enc} encoding (compression) is not accepted by this server; only snappy is acceptable"));
+        return text_error(
+            415,
+            &format!("{enc} encoding (compression) is not accepted by this server; only snappy is acceptable"),
+        );
     }
     let remote: &'static Remote = state();
     let job = tokio::task::spawn_blocking(move || -> Result<Written, CodecError> {
         let max = remote.opts.max_decompressed_bytes;
         Ok(match proto {
-            WriteProto::V1 => Written::V1(write::write_v1(&db, remote, codec::decode_write_request(&body, max)?, now_ms())),
+            WriteProto::V1 => {
+                Written::V1(write::write_v1(&db, remote, codec::decode_write_request(&body, max)?, now_ms()))
+            }
             WriteProto::V2 => {
                 let (stats, err) = write::write_v2(&db, remote, codec::decode_write_request_v2(&body, max)?, now_ms());
                 Written::V2(stats, err)

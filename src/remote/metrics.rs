@@ -170,15 +170,31 @@ impl Metrics {
         );
         let _ = writeln!(out, "prometheus_api_remote_write_invalid_labels_samples_total {invalid}");
         let per_protocol = [
-            ("cairn_remote_write_samples_received_total", "Float samples received by remote write and OTLP.", &self.samples_received),
-            ("cairn_remote_write_samples_written_total", "Float samples written by remote write and OTLP.", &self.samples_written),
+            (
+                "cairn_remote_write_samples_received_total",
+                "Float samples received by remote write and OTLP.",
+                &self.samples_received,
+            ),
+            (
+                "cairn_remote_write_samples_written_total",
+                "Float samples written by remote write and OTLP.",
+                &self.samples_written,
+            ),
             (
                 "cairn_remote_write_histograms_unsupported_total",
                 "Native histogram samples received and not stored (not supported yet).",
                 &self.histograms_unsupported,
             ),
-            ("cairn_remote_write_exemplars_received_total", "Exemplars received (not stored yet).", &self.exemplars_received),
-            ("cairn_remote_write_metadata_received_total", "Metric metadata entries received.", &self.metadata_received),
+            (
+                "cairn_remote_write_exemplars_received_total",
+                "Exemplars received (not stored yet).",
+                &self.exemplars_received,
+            ),
+            (
+                "cairn_remote_write_metadata_received_total",
+                "Metric metadata entries received.",
+                &self.metadata_received,
+            ),
         ];
         for (name, help, counters) in per_protocol {
             family(out, name, "counter", help);

@@ -16,7 +16,7 @@
 //! | data point flag `NO_RECORDED_VALUE` | the stale marker |
 //! | data point time (ns) | the sample timestamp in ms (truncated) |
 //!
-//! Names: see [`metric_name`](super::otlp_names::metric_name) — tokens split at characters
+//! Names: tokens split at characters
 //! other than `[a-zA-Z0-9:]`, UCUM units as suffixes (`s` → `_seconds`, `By/s` →
 //! `_bytes_per_second`, `{annotations}` dropped), `_total` for monotonic sums, a `_` prefix
 //! before a leading digit. Data point attributes become labels, escaped to `[a-zA-Z0-9_]`
@@ -47,7 +47,9 @@ use super::metrics::{Protocol, Reason};
 use super::otlp_names::{NameKind, attribute_value, format_float_f, label_name, metric_name};
 use super::pb::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use super::pb::otlp::common::v1::KeyValue;
-use super::pb::otlp::metrics::v1::{AggregationTemporality, Gauge, Metric, NumberDataPoint, Sum, metric, number_data_point};
+use super::pb::otlp::metrics::v1::{
+    AggregationTemporality, Gauge, Metric, NumberDataPoint, Sum, metric, number_data_point,
+};
 use super::write::{Refused, WriteError, WriteStats, append_series, join_errors};
 use crate::model::{Label, Labels, METRIC_NAME, stale_nan};
 use crate::tsdb::Db;
@@ -125,7 +127,12 @@ fn target_labels(resource: &[KeyValue]) -> Vec<(String, String)> {
 
 /// Builds a series' labels: the attributes (escaped, colliding keys joined with `;`), then the
 /// target labels, then `extra` (the metric name, `le`, `quantile`), later ones winning.
-fn series_labels(attrs: &[KeyValue], skip: &[&str], target: &[(String, String)], extra: &[(&str, &str)]) -> Result<Labels, String> {
+fn series_labels(
+    attrs: &[KeyValue],
+    skip: &[&str],
+    target: &[(String, String)],
+    extra: &[(&str, &str)],
+) -> Result<Labels, String> {
     let mut sorted: Vec<&KeyValue> = attrs.iter().filter(|kv| !skip.contains(&kv.key.as_str())).collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     let mut map: BTreeMap<String, String> = BTreeMap::new();
@@ -196,7 +203,14 @@ pub fn translate(req: &ExportMetricsServiceRequest, lookback_ms: i64) -> Transla
     out
 }
 
-fn add_target_info(b: &mut Builder, resource: &[KeyValue], target: &[(String, String)], lo: i64, hi: i64, lookback_ms: i64) {
+fn add_target_info(
+    b: &mut Builder,
+    resource: &[KeyValue],
+    target: &[(String, String)],
+    lo: i64,
+    hi: i64,
+    lookback_ms: i64,
+) {
     let identifying = [SERVICE_NAMESPACE, SERVICE_NAME, SERVICE_INSTANCE_ID];
     let others = resource.iter().filter(|kv| !identifying.contains(&kv.key.as_str())).count();
     if others == 0 || target.is_empty() {
@@ -267,7 +281,8 @@ fn translate_metric(b: &mut Builder, m: &Metric, target: &[(String, String)], ra
     b.out.metadata.push((name.clone(), MetricMetadata { kind: md_type, help: m.description.clone(), unit }));
     let mut label_errors = Vec::new();
     match &m.data {
-        Some(metric::Data::Gauge(Gauge { data_points: pts })) | Some(metric::Data::Sum(Sum { data_points: pts, .. })) => {
+        Some(metric::Data::Gauge(Gauge { data_points: pts }))
+        | Some(metric::Data::Sum(Sum { data_points: pts, .. })) => {
             for p in pts {
                 b.out.exemplars += p.exemplars.len();
                 match series_labels(&p.attributes, &[], target, &[(METRIC_NAME, &name)]) {

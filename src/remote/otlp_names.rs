@@ -81,7 +81,8 @@ fn unit_suffixes(unit: &str) -> (String, String) {
         None => (unit, None),
     };
     let main = main.trim();
-    let main_suffix = if main.is_empty() || main.contains(['{', '}']) { String::new() } else { lookup(UNITS, main).to_string() };
+    let main_suffix =
+        if main.is_empty() || main.contains(['{', '}']) { String::new() } else { lookup(UNITS, main).to_string() };
     let per_suffix = match per.map(str::trim) {
         Some(p) if !p.is_empty() && !p.contains(['{', '}']) => format!("per_{}", lookup(PER_UNITS, p)),
         _ => String::new(),
@@ -169,7 +170,13 @@ pub(crate) fn format_float_f(f: f64) -> String {
 fn format_float_json(f: f64) -> String {
     if !f.is_finite() {
         // The collector renders these as an error text; keep Go's `g` spelling.
-        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let abs = f.abs();
     if abs == 0.0 || (1e-6..1e21).contains(&abs) {
@@ -183,7 +190,11 @@ fn format_float_json(f: f64) -> String {
         Some(d) => ('-', d),
         None => ('+', exp),
     };
-    if sign == '+' && digits.len() < 2 { format!("{mantissa}e+0{digits}") } else { format!("{mantissa}e{sign}{digits}") }
+    if sign == '+' && digits.len() < 2 {
+        format!("{mantissa}e+0{digits}")
+    } else {
+        format!("{mantissa}e{sign}{digits}")
+    }
 }
 
 fn json_value(v: &AnyValue) -> serde_json::Value {

@@ -11,8 +11,8 @@
 
 use super::codec;
 use super::pb::prometheus::{
-    self as pb, ChunkedReadResponse, ChunkedSeries, QueryResult, ReadRequest, ReadResponse, TimeSeries,
-    label_matcher, read_request::ResponseType,
+    self as pb, ChunkedReadResponse, ChunkedSeries, QueryResult, ReadRequest, ReadResponse, TimeSeries, label_matcher,
+    read_request::ResponseType,
 };
 use crate::model::{Labels, MatchType, Matcher};
 use crate::tsdb::Db;
@@ -76,7 +76,9 @@ pub fn to_pb_labels(labels: &Labels) -> Vec<pb::Label> {
 
 fn select(db: &Db, q: &pb::Query) -> Result<Vec<crate::tsdb::Series>, ReadError> {
     let matchers = to_matchers(&q.matchers)?;
-    db.querier(q.start_timestamp_ms, q.end_timestamp_ms).select(&matchers).map_err(|e| ReadError::Internal(e.to_string()))
+    db.querier(q.start_timestamp_ms, q.end_timestamp_ms)
+        .select(&matchers)
+        .map_err(|e| ReadError::Internal(e.to_string()))
 }
 
 /// Answers every query with raw samples. More than `sample_limit` samples in all (0: no

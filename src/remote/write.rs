@@ -2,7 +2,7 @@
 //! appender per request, a typed outcome out. The status codes follow Prometheus's
 //! `storage/remote/write_handler.go`:
 //!
-//! - **Remote write 1.0** ([`write_v1`]): the first sample refused as out of order, out of
+//! - **Remote write 1.0** ([`write_v1()`]): the first sample refused as out of order, out of
 //!   bounds (including more than 10 minutes in the future), too old or a duplicate rolls the
 //!   whole request back and answers 400 with the storage error's text, as Prometheus does
 //!   (its 1.0 path has no partial writes). A series with invalid labels (no or empty
@@ -10,7 +10,7 @@
 //!   204 there and notes that the 1.0 spec wants a 400, so Cairn writes the rest and answers
 //!   400 naming the series. Exemplars are counted (there is no exemplar storage yet), native
 //!   histograms are counted as unsupported, metadata is kept in the [`MetadataStore`].
-//! - **Remote write 2.0** ([`write_v2`]): partial writes. Invalid series and refused samples
+//! - **Remote write 2.0** ([`write_v2()`]): partial writes. Invalid series and refused samples
 //!   are skipped and listed; the rest is committed and the answer is 400 with the list, or 204
 //!   when nothing was refused. The written counts go back in the
 //!   `X-Prometheus-Remote-Write-*-Written` headers. `created_timestamp` is accepted and ignored
@@ -143,7 +143,9 @@ pub(crate) fn validated_labels(pairs: Vec<Label>) -> Result<Labels, String> {
     let msg = shown();
     match Labels::new(pairs) {
         Ok(l) => Ok(l),
-        Err(LabelsError::DuplicateName(d)) => Err(format!("invalid labels for series, labels {msg}, duplicated label {d}")),
+        Err(LabelsError::DuplicateName(d)) => {
+            Err(format!("invalid labels for series, labels {msg}, duplicated label {d}"))
+        }
         Err(_) => Err(format!("invalid metric name or labels, got {msg}")),
     }
 }
@@ -227,9 +229,9 @@ fn labels_v2(symbols: &[String], refs: &[u32]) -> Result<Labels, String> {
         return Err(format!("invalid labels_refs: odd length {}", refs.len()));
     }
     let sym = |r: u32| {
-        symbols
-            .get(r as usize)
-            .ok_or_else(|| format!("invalid labels_refs: symbol reference {r} out of range ({} symbols)", symbols.len()))
+        symbols.get(r as usize).ok_or_else(|| {
+            format!("invalid labels_refs: symbol reference {r} out of range ({} symbols)", symbols.len())
+        })
     };
     let mut pairs = Vec::with_capacity(refs.len() / 2);
     for pair in refs.chunks_exact(2) {
@@ -239,9 +241,8 @@ fn labels_v2(symbols: &[String], refs: &[u32]) -> Result<Labels, String> {
 }
 
 fn v2_metadata(remote: &Remote, symbols: &[String], labels: &Labels, md: &write_v2::Metadata) -> Result<(), String> {
-    let sym = |r: u32| {
-        symbols.get(r as usize).ok_or_else(|| format!("invalid metadata: symbol reference {r} out of range"))
-    };
+    let sym =
+        |r: u32| symbols.get(r as usize).ok_or_else(|| format!("invalid metadata: symbol reference {r} out of range"));
     let (help, unit) = (sym(md.help_ref)?, sym(md.unit_ref)?);
     let kind = MetricType::from_proto(md.r#type);
     if kind == MetricType::Unknown && help.is_empty() && unit.is_empty() {

@@ -106,7 +106,14 @@ fn labels_key(ls: &[pb::Label]) -> String {
 
 /// Everything a server holds in `[start, end]` for the matcher, through its remote-read
 /// endpoint, with the given response type.
-fn remote_read(c: &Client, addr: std::net::SocketAddr, start: i64, end: i64, m: pb::LabelMatcher, streamed: bool) -> Dump {
+fn remote_read(
+    c: &Client,
+    addr: std::net::SocketAddr,
+    start: i64,
+    end: i64,
+    m: pb::LabelMatcher,
+    streamed: bool,
+) -> Dump {
     let req = pb::ReadRequest {
         queries: vec![pb::Query { start_timestamp_ms: start, end_timestamp_ms: end, matchers: vec![m], hints: None }],
         accepted_response_types: vec![if streamed { 1 } else { 0 }],
@@ -151,19 +158,29 @@ fn diff(want: &Dump, got: &Dump) -> String {
     let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
     let differ: Vec<String> = want
         .iter()
-        .filter_map(|(k, v)| got.get(k).filter(|g| *g != v).map(|g| format!("{k}: want {} samples {:?}.., got {} {:?}..", v.len(), &v[..v.len().min(3)], g.len(), &g[..g.len().min(3)])))
+        .filter_map(|(k, v)| {
+            got.get(k).filter(|g| *g != v).map(|g| {
+                format!(
+                    "{k}: want {} samples {:?}.., got {} {:?}..",
+                    v.len(),
+                    &v[..v.len().min(3)],
+                    g.len(),
+                    &g[..g.len().min(3)]
+                )
+            })
+        })
         .take(3)
         .collect();
-    format!(
-        "{} vs {} series; missing {missing:?}; extra {extra:?}; different {differ:?}",
-        want.len(),
-        got.len()
-    )
+    format!("{} vs {} series; missing {missing:?}; extra {extra:?}; different {differ:?}", want.len(), got.len())
 }
 
 #[test]
 fn prometheus_remote_writes_everything_into_cairn() {
-    if !peers_available("remote::prometheus_remote_writes_everything_into_cairn", &["prometheus", "prometheus-node-exporter"], "prometheus prometheus-node-exporter") {
+    if !peers_available(
+        "remote::prometheus_remote_writes_everything_into_cairn",
+        &["prometheus", "prometheus-node-exporter"],
+        "prometheus prometheus-node-exporter",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +232,11 @@ fn prometheus_remote_writes_everything_into_cairn() {
         cairn.log()
     );
     let samples: usize = want.values().map(Vec::len).sum();
-    assert!(want.len() > 300 && samples > 5 * want.len(), "too little data to mean much: {} series, {samples} samples", want.len());
+    assert!(
+        want.len() > 300 && samples > 5 * want.len(),
+        "too little data to mean much: {} series, {samples} samples",
+        want.len()
+    );
     assert!(want.keys().any(|k| k.contains("job=\"node\"")) && want.keys().any(|k| k.contains("job=\"cairn\"")));
     eprintln!("remote write: {} series, {samples} samples equal in Prometheus and Cairn", want.len());
     // The same range through the streamed response type of both servers: chunk boundaries
@@ -226,7 +247,10 @@ fn prometheus_remote_writes_everything_into_cairn() {
     assert!(streamed_got == want, "Cairn's streamed read differs: {}", diff(&want, &streamed_got));
 }
 
-fn v1_request(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> Vec<u8> {
+/// Label pairs and samples of one series.
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn v1_request(series: &[SeriesSpec]) -> Vec<u8> {
     codec::encode_write_request(&pb::WriteRequest {
         timeseries: series
             .iter()
@@ -286,7 +310,10 @@ fn prometheus_remote_reads_from_cairn() {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["data"]["result"][0]["value"][1], "30", "10 + 20: {}", r.text());
     let log = cairn.log();
-    let kinds: Vec<&str> = ["STREAMED_XOR_CHUNKS", "SAMPLES"].into_iter().filter(|k| log.contains(&format!("response_type=\"{k}\""))).collect();
+    let kinds: Vec<&str> = ["STREAMED_XOR_CHUNKS", "SAMPLES"]
+        .into_iter()
+        .filter(|k| log.contains(&format!("response_type=\"{k}\"")))
+        .collect();
     assert!(!kinds.is_empty(), "Prometheus did not read from Cairn; Cairn log:\n{log}");
     eprintln!("remote read: Prometheus 2.42 asked for {kinds:?}");
 }
@@ -298,7 +325,8 @@ fn receiver_edge_cases_match_prometheus() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cairn = start_cairn(dir.path(), &[]);
-    let prom = start_prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", &["--web.enable-remote-write-receiver"]);
+    let prom =
+        start_prometheus(dir.path(), "global:\n  scrape_interval: 1m\n", &["--web.enable-remote-write-receiver"]);
     let c = Client::new();
     let now = now_ms() / 1000 * 1000;
     struct Case {
@@ -308,7 +336,11 @@ fn receiver_edge_cases_match_prometheus() {
         same_text: bool,
     }
     let cases = vec![
-        Case { name: "valid", body: v1_request(&[(&[("__name__", "e_ok")], &[(now - 1000, 1.0), (now, 2.0)])]), same_text: true },
+        Case {
+            name: "valid",
+            body: v1_request(&[(&[("__name__", "e_ok")], &[(now - 1000, 1.0), (now, 2.0)])]),
+            same_text: true,
+        },
         Case { name: "not snappy", body: vec![0xff; 11], same_text: false },
         // The length header announces 4 GiB; Prometheus allocates it and then fails on the
         // data, Cairn refuses from the header alone.
@@ -318,7 +350,10 @@ fn receiver_edge_cases_match_prometheus() {
         // request (with the valid new series e_ooo) is rolled back.
         Case {
             name: "out of order, partial",
-            body: v1_request(&[(&[("__name__", "e_ooo")], &[(now, 1.0)]), (&[("__name__", "e_ok")], &[(now - 500, 1.0)])]),
+            body: v1_request(&[
+                (&[("__name__", "e_ooo")], &[(now, 1.0)]),
+                (&[("__name__", "e_ok")], &[(now - 500, 1.0)]),
+            ]),
             same_text: true,
         },
         Case {
@@ -394,7 +429,9 @@ provider.shutdown()
 #[test]
 fn opentelemetry_sdk_exports_into_cairn() {
     let Some(python) = std::env::var_os("CAIRN_OTEL_PYTHON") else {
-        eprintln!("remote::opentelemetry_sdk_exports_into_cairn: set CAIRN_OTEL_PYTHON to a Python with the OpenTelemetry SDK and OTLP/HTTP exporter to run it; skipping");
+        eprintln!(
+            "remote::opentelemetry_sdk_exports_into_cairn: set CAIRN_OTEL_PYTHON to a Python with the OpenTelemetry SDK and OTLP/HTTP exporter to run it; skipping"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -434,5 +471,11 @@ fn opentelemetry_sdk_exports_into_cairn() {
     ] {
         assert!(has(want), "missing {want:?} in\n{}", r.text());
     }
-    assert!(lines.iter().any(|l| l.starts_with("target_info{host_name=\"h1\",instance=\"i-1\",job=\"shop/api\",telemetry_sdk_language=\"python\"")), "{}", r.text());
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "target_info{host_name=\"h1\",instance=\"i-1\",job=\"shop/api\",telemetry_sdk_language=\"python\""
+        )),
+        "{}",
+        r.text()
+    );
 }

@@ -8,6 +8,7 @@ use crate::remote::pb::write_v2;
 use crate::tsdb::{Db, Options};
 use crate::web::{AppState, StateOptions, app};
 use axum::http::Request;
+use prost::Message;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -91,14 +92,28 @@ async fn write_headers_choose_the_message_and_refuse_the_unknown() {
             ..Default::default()
         }],
     };
-    let r = post(&f.router, "/api/v1/write", &[("content-type", codec::CONTENT_TYPE_V2), SNAPPY], codec::encode_write_request_v2(&req)).await;
+    let r = post(
+        &f.router,
+        "/api/v1/write",
+        &[("content-type", codec::CONTENT_TYPE_V2), SNAPPY],
+        codec::encode_write_request_v2(&req),
+    )
+    .await;
     assert_eq!(r.status, 204);
     let hdr = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-    assert_eq!((hdr(SAMPLES_WRITTEN), hdr(HISTOGRAMS_WRITTEN), hdr(EXEMPLARS_WRITTEN)), (Some("1".into()), Some("0".into()), Some("0".into())));
+    assert_eq!(
+        (hdr(SAMPLES_WRITTEN), hdr(HISTOGRAMS_WRITTEN), hdr(EXEMPLARS_WRITTEN)),
+        (Some("1".into()), Some("0".into()), Some("0".into()))
+    );
     assert_eq!(stored(&f.db, "c"), 1);
 
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
-        (&[("content-type", "application/x-protobuf;proto=io.prometheus.write.v3.Request"), SNAPPY], 415, "unknown remote write protobuf message"),
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("content-type", "application/x-protobuf;proto=io.prometheus.write.v3.Request"), SNAPPY],
+            415,
+            "unknown remote write protobuf message",
+        ),
         (&[("content-type", "application/json"), SNAPPY], 415, "expected application/x-protobuf"),
         (&[("content-type", "application/x-protobuf;garbage"), SNAPPY], 415, "key-values"),
         (&[("content-type", "application/x-protobuf"), ("content-encoding", "gzip")], 415, "gzip encoding"),
@@ -121,7 +136,10 @@ async fn malformed_write_bodies_are_bad_requests() {
     assert_eq!(r.status, 400, "{}", r.text());
     // A header announcing 4 GiB: refused from the header (the limit is 32 MiB).
     let r = post(&f.router, "/api/v1/write", &h, vec![0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0]).await;
-    assert_eq!((r.status, r.text()), (400, "decompressed size 4294967295 exceeds the limit of 33554432 bytes\n".into()));
+    assert_eq!(
+        (r.status, r.text()),
+        (400, "decompressed size 4294967295 exceeds the limit of 33554432 bytes\n".into())
+    );
     // Valid snappy around bytes that are not a WriteRequest (field 1 with wire type 7).
     let r = post(&f.router, "/api/v1/write", &h, codec::snappy_encode(&[0x0f, 0x01])).await;
     assert_eq!(r.status, 400, "{}", r.text());
@@ -142,7 +160,9 @@ async fn not_ready_answers_503() {
 
 #[tokio::test]
 async fn otlp_accepts_protobuf_identity_and_gzip() {
-    use crate::remote::pb::otlp::metrics::v1::{Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point};
+    use crate::remote::pb::otlp::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+    };
     use std::io::Write as _;
     let f = fixture();
     let req = |name: &str| ExportMetricsServiceRequest {
@@ -170,14 +190,16 @@ async fn otlp_accepts_protobuf_identity_and_gzip() {
     assert_eq!(r.headers.get("content-type").unwrap(), "application/x-protobuf");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&req("o.two").encode_to_vec()).unwrap();
-    let r = post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh, ("content-encoding", "gzip")], gz.finish().unwrap()).await;
+    let r =
+        post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh, ("content-encoding", "gzip")], gz.finish().unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!((stored(&f.db, "o_one"), stored(&f.db, "o_two")), (1, 1));
     let r = post(&f.router, "/api/v1/otlp/v1/metrics", &[("content-type", "application/json")], b"{}".to_vec()).await;
     assert_eq!(r.status, 415);
     let r = post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh, ("content-encoding", "br")], vec![]).await;
     assert_eq!(r.status, 415);
-    let r = post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh, ("content-encoding", "gzip")], b"not gzip".to_vec()).await;
+    let r =
+        post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh, ("content-encoding", "gzip")], b"not gzip".to_vec()).await;
     assert_eq!(r.status, 400);
     let r = post(&f.router, "/api/v1/otlp/v1/metrics", &[pbh], vec![0x0f]).await;
     assert_eq!(r.status, 400);
@@ -215,7 +237,9 @@ async fn read_answers_both_response_types() {
     let frames = codec::decode_chunked_responses(&r.body, 1 << 20).unwrap();
     let got: Vec<(i64, f64)> = frames
         .iter()
-        .flat_map(|m| m.chunked_series.iter().flat_map(|s| s.chunks.iter().flat_map(|c| codec::decode_xor_chunk(c).unwrap())))
+        .flat_map(|m| {
+            m.chunked_series.iter().flat_map(|s| s.chunks.iter().flat_map(|c| codec::decode_xor_chunk(c).unwrap()))
+        })
         .collect();
     assert_eq!(got.len(), 300);
     assert_eq!((got[0], got[299]), ((100_000, 100.0), (399_000, 399.0)));

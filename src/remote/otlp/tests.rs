@@ -7,8 +7,8 @@ use super::*;
 use crate::model::Matcher;
 use crate::remote::pb::otlp::common::v1::{AnyValue, any_value};
 use crate::remote::pb::otlp::metrics::v1::{
-    ExponentialHistogram, ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, ResourceMetrics, ScopeMetrics, Summary, SummaryDataPoint,
-    summary_data_point::ValueAtQuantile,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, ResourceMetrics, ScopeMetrics,
+    Summary, SummaryDataPoint, summary_data_point::ValueAtQuantile,
 };
 use crate::remote::pb::otlp::resource::v1::Resource;
 use crate::tsdb::Options;
@@ -32,7 +32,13 @@ fn point(attrs: Vec<KeyValue>, t: u64, v: f64) -> NumberDataPoint {
 }
 
 fn metric(name: &str, unit: &str, data: metric::Data) -> Metric {
-    Metric { name: name.into(), unit: unit.into(), description: format!("{name} help"), data: Some(data), ..Default::default() }
+    Metric {
+        name: name.into(),
+        unit: unit.into(),
+        description: format!("{name} help"),
+        data: Some(data),
+        ..Default::default()
+    }
 }
 
 fn request(resource: Vec<KeyValue>, metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
@@ -55,8 +61,10 @@ fn render(t: &Translation) -> Vec<String> {
         .series
         .iter()
         .map(|(l, s)| {
-            let samples: Vec<String> =
-                s.iter().map(|(t, v)| if v.is_nan() { format!("{t}:{:#x}", v.to_bits()) } else { format!("{t}:{v}") }).collect();
+            let samples: Vec<String> = s
+                .iter()
+                .map(|(t, v)| if v.is_nan() { format!("{t}:{:#x}", v.to_bits()) } else { format!("{t}:{v}") })
+                .collect();
             format!("{l} => {}", samples.join(" "))
         })
         .collect();
@@ -78,7 +86,11 @@ fn gauges_sums_and_resources() {
         resource,
         vec![
             metric("mem.usage", "By", metric::Data::Gauge(Gauge { data_points: vec![point(attrs(), T0, 42.0)] })),
-            metric("http.requests", "{request}", sum(vec![point(vec![], T0, 7.0), stale], AggregationTemporality::Cumulative, true)),
+            metric(
+                "http.requests",
+                "{request}",
+                sum(vec![point(vec![], T0, 7.0), stale], AggregationTemporality::Cumulative, true),
+            ),
             metric("queue.depth", "", sum(vec![point(vec![], T0, 2.0)], AggregationTemporality::Cumulative, false)),
             metric("delta.things", "", sum(vec![point(vec![], T0, 1.0)], AggregationTemporality::Delta, true)),
             metric("unset.things", "", sum(vec![point(vec![], T0, 1.0)], AggregationTemporality::Unspecified, true)),
@@ -95,7 +107,10 @@ fn gauges_sums_and_resources() {
     let t = translate(&req, LOOKBACK);
     let stale_bits = crate::model::STALE_NAN_BITS;
     let want = vec![
-        format!("{{__name__=\"http_requests_total\", instance=\"i-1\", job=\"shop/api\"}} => {T0_MS}:7 {}:{stale_bits:#x}", T0_MS + 1000),
+        format!(
+            "{{__name__=\"http_requests_total\", instance=\"i-1\", job=\"shop/api\"}} => {T0_MS}:7 {}:{stale_bits:#x}",
+            T0_MS + 1000
+        ),
         format!(
             "{{__name__=\"mem_usage_bytes\", a_b=\"v1;v2\", http_method=\"GET\", instance=\"i-1\", job=\"shop/api\", key_2xx=\"x\"}} => {T0_MS}:42"
         ),
@@ -121,7 +136,8 @@ fn gauges_sums_and_resources() {
         ]
     );
     assert_eq!(t.rejected_points, 3);
-    let md: Vec<(String, &str, &str)> = t.metadata.iter().map(|(n, m)| (n.clone(), m.kind.as_str(), m.unit.as_str())).collect();
+    let md: Vec<(String, &str, &str)> =
+        t.metadata.iter().map(|(n, m)| (n.clone(), m.kind.as_str(), m.unit.as_str())).collect();
     assert_eq!(
         md,
         [
@@ -148,7 +164,10 @@ fn histograms_and_summaries_become_classic_series() {
         time_unix_nano: T0,
         count: 10,
         sum: 2.5,
-        quantile_values: vec![ValueAtQuantile { quantile: 0.5, value: 0.2 }, ValueAtQuantile { quantile: 0.99, value: 0.9 }],
+        quantile_values: vec![
+            ValueAtQuantile { quantile: 0.5, value: 0.2 },
+            ValueAtQuantile { quantile: 0.99, value: 0.9 },
+        ],
         ..Default::default()
     };
     let req = request(
@@ -160,7 +179,11 @@ fn histograms_and_summaries_become_classic_series() {
                 metric::Data::Histogram(Histogram { data_points: vec![hist, no_sum], aggregation_temporality: 2 }),
             ),
             metric("rpc.size", "By", metric::Data::Summary(Summary { data_points: vec![summary] })),
-            metric("delta.hist", "s", metric::Data::Histogram(Histogram { data_points: vec![], aggregation_temporality: 1 })),
+            metric(
+                "delta.hist",
+                "s",
+                metric::Data::Histogram(Histogram { data_points: vec![], aggregation_temporality: 1 }),
+            ),
         ],
     );
     let t = translate(&req, LOOKBACK);
@@ -200,7 +223,10 @@ fn target_info_spans_the_resource_at_half_the_lookback() {
     let times: Vec<i64> = info.1.iter().map(|s| (s.0 - T0_MS) / 1000).collect();
     assert_eq!(times, [0, 150, 300, 450, 600]);
     // Without service attributes there is no target to describe: no target_info.
-    let req = request(vec![kv("region", "eu")], vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![point(vec![], T0, 1.0)] }))]);
+    let req = request(
+        vec![kv("region", "eu")],
+        vec![metric("g", "", metric::Data::Gauge(Gauge { data_points: vec![point(vec![], T0, 1.0)] }))],
+    );
     assert!(translate(&req, LOOKBACK).series.iter().all(|(l, _)| l.metric_name() != Some("target_info")));
 }
 
@@ -220,7 +246,8 @@ fn writes_commit_the_translatable_rest_and_roll_back_on_refusals() {
     let (_d, db) = open();
     let r = Remote::default();
     let now = T0_MS + 1000;
-    let gauge = |name: &str, t: u64| metric(name, "", metric::Data::Gauge(Gauge { data_points: vec![point(vec![], t, 1.0)] }));
+    let gauge =
+        |name: &str, t: u64| metric(name, "", metric::Data::Gauge(Gauge { data_points: vec![point(vec![], t, 1.0)] }));
     let ok = request(vec![kv("service.name", "s")], vec![gauge("a", T0)]);
     assert_eq!(write_otlp(&db, &r, &ok, LOOKBACK, now), Ok(WriteStats { samples: 1, ..WriteStats::default() }));
     let partial = request(

@@ -21,6 +21,9 @@ fn db() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
+/// Per query, `(labels, samples)` of each series.
+type PerQuery = Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>>;
+
 fn matcher(t: label_matcher::Type, name: &str, value: &str) -> pb::LabelMatcher {
     pb::LabelMatcher { r#type: t as i32, name: name.into(), value: value.into() }
 }
@@ -34,7 +37,7 @@ fn request(queries: Vec<pb::Query>, types: &[ResponseType]) -> ReadRequest {
 }
 
 /// What both response types must say for the request below: per query, `(labels, samples)`.
-fn expected(db: &Db, req: &ReadRequest) -> Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> {
+fn expected(db: &Db, req: &ReadRequest) -> PerQuery {
     req.queries
         .iter()
         .map(|q| {
@@ -43,7 +46,9 @@ fn expected(db: &Db, req: &ReadRequest) -> Vec<Vec<(Vec<pb::Label>, Vec<(i64, f6
                 .select(&ms)
                 .unwrap()
                 .iter()
-                .map(|s| (to_pb_labels(s.labels()), s.samples().unwrap().iter().map(|x| (x.t, x.v)).collect::<Vec<_>>()))
+                .map(|s| {
+                    (to_pb_labels(s.labels()), s.samples().unwrap().iter().map(|x| (x.t, x.v)).collect::<Vec<_>>())
+                })
                 .filter(|(_, s)| !s.is_empty())
                 .collect()
         })
@@ -66,10 +71,15 @@ fn samples_answer_holds_the_selected_range() {
     let (_d, db) = db();
     let req = two_queries();
     let resp = read_samples(&db, &req, 0).unwrap();
-    let got: Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> = resp
+    let got: PerQuery = resp
         .results
         .iter()
-        .map(|r| r.timeseries.iter().map(|ts| (ts.labels.clone(), ts.samples.iter().map(|s| (s.timestamp, s.value)).collect())).collect())
+        .map(|r| {
+            r.timeseries
+                .iter()
+                .map(|ts| (ts.labels.clone(), ts.samples.iter().map(|s| (s.timestamp, s.value)).collect()))
+                .collect()
+        })
         .collect();
     // Worked out by hand: query 0 keeps i="0" and i="2" in [1000 s, 2000 s] (101 samples
     // each); query 1 keeps i="1", i="2" and `other` over the whole range.
@@ -92,7 +102,7 @@ fn streamed_chunks_carry_the_same_samples_in_bounded_frames() {
             true
         })
         .unwrap();
-        let mut got: Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> = vec![Vec::new(), Vec::new()];
+        let mut got: PerQuery = vec![Vec::new(), Vec::new()];
         for f in &frames {
             let msgs = codec::decode_chunked_responses(f, usize::MAX).unwrap();
             assert_eq!(msgs.len(), 1, "one message per frame");
@@ -135,13 +145,19 @@ fn negotiation_and_bad_matchers() {
     assert_eq!(negotiate(&[]), Ok(Samples));
     assert_eq!(negotiate(&[StreamedXorChunks as i32, Samples as i32]), Ok(StreamedXorChunks));
     assert_eq!(negotiate(&[7, Samples as i32]), Ok(Samples));
-    assert!(matches!(negotiate(&[7]), Err(ReadError::BadRequest(m)) if m.contains("server does not support any of the requested response types")));
+    assert!(
+        matches!(negotiate(&[7]), Err(ReadError::BadRequest(m)) if m.contains("server does not support any of the requested response types"))
+    );
     let (_d, db) = db();
     let bad_re = request(vec![query(0, 1, vec![matcher(label_matcher::Type::Re, "a", "(")])], &[]);
     assert_eq!(read_samples(&db, &bad_re, 0).unwrap_err().status(), 400);
-    let bad_type = request(vec![pb::Query { matchers: vec![pb::LabelMatcher { r#type: 9, ..Default::default() }], ..query(0, 1, vec![]) }], &[]);
+    let bad_type = request(
+        vec![pb::Query { matchers: vec![pb::LabelMatcher { r#type: 9, ..Default::default() }], ..query(0, 1, vec![]) }],
+        &[],
+    );
     assert_eq!(read_samples(&db, &bad_type, 0), Err(ReadError::BadRequest("invalid matcher type 9".into())));
     // A range with nothing in it answers an empty result per query.
-    let empty = request(vec![query(10_000_000, 20_000_000, vec![matcher(label_matcher::Type::Eq, "__name__", "m")])], &[]);
+    let empty =
+        request(vec![query(10_000_000, 20_000_000, vec![matcher(label_matcher::Type::Eq, "__name__", "m")])], &[]);
     assert_eq!(read_samples(&db, &empty, 0).unwrap().results, vec![QueryResult { timeseries: vec![] }]);
 }

@@ -126,11 +126,9 @@ fn v1_refusals() {
                 series(&[("__name__", "a"), ("", "x")], &[(NOW, 1.0)]),
                 series(&[("__name__", "b")], &[(NOW, 1.0)]),
             ],
-            want: Err(
-                "invalid metric name or labels, got {job=\"x\"}\n\
+            want: Err("invalid metric name or labels, got {job=\"x\"}\n\
                  invalid labels for series, labels {__name__=\"a\", job=\"x\", job=\"y\"}, duplicated label job\n\
-                 invalid metric name or labels, got {__name__=\"a\", =\"x\"}",
-            ),
+                 invalid metric name or labels, got {__name__=\"a\", =\"x\"}"),
             after: vec![("a", 0), ("b", 1)],
         },
     ];
@@ -141,7 +139,10 @@ fn v1_refusals() {
             write_v1(&db, &r, v1(c.before), NOW).unwrap();
         }
         let got = write_v1(&db, &r, v1(c.req), NOW);
-        let want = c.want.map(|n| WriteStats { samples: n, ..WriteStats::default() }).map_err(|m| WriteError::BadRequest(m.into()));
+        let want = c
+            .want
+            .map(|n| WriteStats { samples: n, ..WriteStats::default() })
+            .map_err(|m| WriteError::BadRequest(m.into()));
         assert_eq!(got, want, "{}", c.name);
         for (metric, n) in c.after {
             let have: usize = stored(&db, metric).iter().map(|s| s.1.len()).sum();
@@ -169,7 +170,10 @@ fn v1_counts_rejections_by_reason() {
 }
 
 /// A 2.0 request from label pairs, interning the strings.
-fn v2(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> write_v2::Request {
+/// Label pairs and samples of one series.
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn v2(series: &[SeriesSpec]) -> write_v2::Request {
     let mut symbols = vec![String::new()];
     let mut sym = |s: &str| match symbols.iter().position(|x| x == s) {
         Some(i) => i as u32,
