@@ -5,6 +5,7 @@
 //!
 //! Everything here is pure (no I/O), so the sender and the remote-read client reuse it.
 
+use super::pb::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use super::pb::prometheus::{self as pb, ChunkedReadResponse, ReadRequest, ReadResponse, WriteRequest};
 use super::pb::write_v2;
 use crate::tsdb::chunk::{MAX_SAMPLES_PER_CHUNK, XorChunk, XorIterator};
@@ -111,6 +112,11 @@ pub fn decode_read_response(body: &[u8], max: usize) -> Result<ReadResponse, Cod
 /// Encodes a `SAMPLES` remote read response: protobuf, then snappy.
 pub fn encode_read_response(resp: &ReadResponse) -> Vec<u8> {
     snappy_encode(&resp.encode_to_vec())
+}
+
+/// Decodes an uncompressed OTLP metrics export request.
+pub fn decode_export_request(raw: &[u8]) -> Result<ExportMetricsServiceRequest, CodecError> {
+    decode_proto(raw)
 }
 
 /// Appends one streamed-read frame to `out`: the message length as a uvarint, the CRC32

@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use prost::Message;
 use std::io::Read as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -192,7 +191,7 @@ fn decode_otlp(headers: &HeaderMap, body: &[u8], max: usize) -> Result<ExportMet
     } else {
         return Err((415, format!("unsupported compression: {enc}. Only \"gzip\" or no compression supported")));
     };
-    ExportMetricsServiceRequest::decode(bytes).map_err(|e| (400, e.to_string()))
+    codec::decode_export_request(bytes).map_err(|e| (400, e.to_string()))
 }
 
 async fn otlp_handler(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -90,7 +90,7 @@ impl MetadataStore {
     }
 
     /// Records `md` for `metric`. An entry already known is not duplicated; beyond
-    /// [`MAX_PER_METRIC`] distinct entries the oldest goes. Returns whether anything changed.
+    /// 8 distinct entries the oldest goes. Returns whether anything changed.
     pub fn update(&self, metric: &str, md: MetricMetadata) -> bool {
         if metric.is_empty() {
             return false;

@@ -6,7 +6,7 @@
 //! - [`pb`]: the protobuf messages, generated from Cairn's own `proto/` files and committed.
 //! - [`codec`]: snappy with a bound checked before allocating, request/response encoding,
 //!   streamed-read frames, XOR chunk re-encoding (shared with the sender and the client).
-//! - [`write`]: `POST /api/v1/write` semantics ([`write::write_v1`], [`write::write_v2`]).
+//! - [`mod@write`]: `POST /api/v1/write` semantics ([`write::write_v1`], [`write::write_v2()`]).
 //! - [`otlp`]: `POST /api/v1/otlp/v1/metrics`, translated as Prometheus 3 does
 //!   ([`otlp::translate`]; the mapping is documented there).
 //! - [`read`]: `POST /api/v1/read` ([`read::read_samples`], [`read::stream_chunks`]).

@@ -16,7 +16,7 @@
 //! | data point flag `NO_RECORDED_VALUE` | the stale marker |
 //! | data point time (ns) | the sample timestamp in ms (truncated) |
 //!
-//! Names: see [`metric_name`](super::otlp_names::metric_name) — tokens split at characters
+//! Names: tokens split at characters
 //! other than `[a-zA-Z0-9:]`, UCUM units as suffixes (`s` → `_seconds`, `By/s` →
 //! `_bytes_per_second`, `{annotations}` dropped), `_total` for monotonic sums, a `_` prefix
 //! before a leading digit. Data point attributes become labels, escaped to `[a-zA-Z0-9_]`

@@ -2,7 +2,7 @@
 //! appender per request, a typed outcome out. The status codes follow Prometheus's
 //! `storage/remote/write_handler.go`:
 //!
-//! - **Remote write 1.0** ([`write_v1`]): the first sample refused as out of order, out of
+//! - **Remote write 1.0** ([`write_v1()`]): the first sample refused as out of order, out of
 //!   bounds (including more than 10 minutes in the future), too old or a duplicate rolls the
 //!   whole request back and answers 400 with the storage error's text, as Prometheus does
 //!   (its 1.0 path has no partial writes). A series with invalid labels (no or empty
@@ -10,7 +10,7 @@
 //!   204 there and notes that the 1.0 spec wants a 400, so Cairn writes the rest and answers
 //!   400 naming the series. Exemplars are counted (there is no exemplar storage yet), native
 //!   histograms are counted as unsupported, metadata is kept in the [`MetadataStore`].
-//! - **Remote write 2.0** ([`write_v2`]): partial writes. Invalid series and refused samples
+//! - **Remote write 2.0** ([`write_v2()`]): partial writes. Invalid series and refused samples
 //!   are skipped and listed; the rest is committed and the answer is 400 with the list, or 204
 //!   when nothing was refused. The written counts go back in the
 //!   `X-Prometheus-Remote-Write-*-Written` headers. `created_timestamp` is accepted and ignored

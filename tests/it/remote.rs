@@ -247,7 +247,10 @@ fn prometheus_remote_writes_everything_into_cairn() {
     assert!(streamed_got == want, "Cairn's streamed read differs: {}", diff(&want, &streamed_got));
 }
 
-fn v1_request(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> Vec<u8> {
+/// Label pairs and samples of one series.
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn v1_request(series: &[SeriesSpec]) -> Vec<u8> {
     codec::encode_write_request(&pb::WriteRequest {
         timeseries: series
             .iter()

@@ -8,6 +8,7 @@ use crate::remote::pb::write_v2;
 use crate::tsdb::{Db, Options};
 use crate::web::{AppState, StateOptions, app};
 use axum::http::Request;
+use prost::Message;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -106,7 +107,8 @@ async fn write_headers_choose_the_message_and_refuse_the_unknown() {
     );
     assert_eq!(stored(&f.db, "c"), 1);
 
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (
             &[("content-type", "application/x-protobuf;proto=io.prometheus.write.v3.Request"), SNAPPY],
             415,

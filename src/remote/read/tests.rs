@@ -21,6 +21,9 @@ fn db() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
+/// Per query, `(labels, samples)` of each series.
+type PerQuery = Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>>;
+
 fn matcher(t: label_matcher::Type, name: &str, value: &str) -> pb::LabelMatcher {
     pb::LabelMatcher { r#type: t as i32, name: name.into(), value: value.into() }
 }
@@ -34,7 +37,7 @@ fn request(queries: Vec<pb::Query>, types: &[ResponseType]) -> ReadRequest {
 }
 
 /// What both response types must say for the request below: per query, `(labels, samples)`.
-fn expected(db: &Db, req: &ReadRequest) -> Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> {
+fn expected(db: &Db, req: &ReadRequest) -> PerQuery {
     req.queries
         .iter()
         .map(|q| {
@@ -68,7 +71,7 @@ fn samples_answer_holds_the_selected_range() {
     let (_d, db) = db();
     let req = two_queries();
     let resp = read_samples(&db, &req, 0).unwrap();
-    let got: Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> = resp
+    let got: PerQuery = resp
         .results
         .iter()
         .map(|r| {
@@ -99,7 +102,7 @@ fn streamed_chunks_carry_the_same_samples_in_bounded_frames() {
             true
         })
         .unwrap();
-        let mut got: Vec<Vec<(Vec<pb::Label>, Vec<(i64, f64)>)>> = vec![Vec::new(), Vec::new()];
+        let mut got: PerQuery = vec![Vec::new(), Vec::new()];
         for f in &frames {
             let msgs = codec::decode_chunked_responses(f, usize::MAX).unwrap();
             assert_eq!(msgs.len(), 1, "one message per frame");

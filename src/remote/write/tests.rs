@@ -170,7 +170,10 @@ fn v1_counts_rejections_by_reason() {
 }
 
 /// A 2.0 request from label pairs, interning the strings.
-fn v2(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> write_v2::Request {
+/// Label pairs and samples of one series.
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+fn v2(series: &[SeriesSpec]) -> write_v2::Request {
     let mut symbols = vec![String::new()];
     let mut sym = |s: &str| match symbols.iter().position(|x| x == s) {
         Some(i) => i as u32,
