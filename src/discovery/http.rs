@@ -1,0 +1,8 @@
+//! Placeholder.
+
+use super::provider::Sink;
+
+/// Runs the provider until aborted.
+pub(crate) async fn run(cfg: super::HttpSdConfig, sink: Sink) {
+    let _ = (cfg, sink);
+}
