@@ -39,7 +39,8 @@ pub enum Error {
 
 /// See the module documentation.
 pub struct Manager {
-    db: Arc<Db>,
+    /// Storage, until [`Manager::stop`] lets go of it.
+    db: Mutex<Option<Arc<Db>>>,
     metrics: Arc<ScrapeMetrics>,
     sd_metrics: Arc<SdMetrics>,
     shutdown: watch::Sender<bool>,
@@ -56,7 +57,7 @@ impl Manager {
     pub fn new(db: Arc<Db>) -> Arc<Manager> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Manager {
-            db,
+            db: Mutex::new(Some(db)),
             metrics: Arc::new(ScrapeMetrics::default()),
             sd_metrics: Arc::new(SdMetrics::default()),
             shutdown,
@@ -71,7 +72,7 @@ impl Manager {
     /// cannot be built is reported and left as it was; everything else is applied.
     pub async fn apply_config(&self, cfg: Arc<Config>) -> Result<(), Error> {
         let mut guard = self.pools.lock().await;
-        let Some(pools) = guard.as_mut() else {
+        let (Some(pools), Some(db)) = (guard.as_mut(), self.db.lock().clone()) else {
             return Err(Error::Stopped);
         };
         // Pools started from now on spread their targets with this seed; running ones keep
@@ -106,7 +107,7 @@ impl Manager {
                     match build_client(&sc.http, sc.scrape_timeout) {
                         Ok(client) => {
                             let deps = PoolDeps {
-                                db: self.db.clone(),
+                                db: db.clone(),
                                 metrics: self.metrics.clone(),
                                 sd_metrics: self.sd_metrics.clone(),
                                 offset_seed: self.offset_seed.load(Relaxed),
@@ -132,6 +133,7 @@ impl Manager {
     /// waits for them, so storage can close after.
     pub async fn stop(&self) {
         let _ = self.shutdown.send(true);
+        self.db.lock().take();
         let pools = self.pools.lock().await.take();
         for (_, p) in pools.into_iter().flatten() {
             p.join().await;

@@ -16,6 +16,7 @@ pub mod manager;
 pub mod metrics;
 pub mod pool;
 pub mod scrape_loop;
+pub mod standin;
 pub mod target;
 
 pub use append::{AppendOptions, Counts, Page, PageAppender, ScrapeOutcome};
@@ -30,38 +31,12 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::config::{HttpClientConfig, ScrapeConfig, ScrapeLimits, ScrapeProtocol};
-    use std::collections::BTreeMap;
+    use crate::config::ScrapeConfig;
     use std::time::Duration;
 
     /// A scrape config as the loader would fill it in for `job` with a 1s interval and
     /// timeout and nothing else set.
     pub(crate) fn scrape_config(job: &str) -> ScrapeConfig {
-        ScrapeConfig {
-            job_name: job.to_string(),
-            honor_labels: false,
-            honor_timestamps: true,
-            track_timestamps_staleness: false,
-            params: BTreeMap::new(),
-            scrape_interval: Duration::from_secs(1),
-            scrape_timeout: Duration::from_secs(1),
-            scrape_protocols: vec![
-                ScrapeProtocol::OpenMetricsText1,
-                ScrapeProtocol::OpenMetricsText0,
-                ScrapeProtocol::PrometheusText0,
-            ],
-            metrics_path: "/metrics".into(),
-            scheme: "http".into(),
-            enable_compression: true,
-            limits: ScrapeLimits::default(),
-            http: HttpClientConfig::default(),
-            relabel_configs: Vec::new(),
-            metric_relabel_configs: Vec::new(),
-            static_configs: Vec::new(),
-            file_sd_configs: Vec::new(),
-            http_sd_configs: Vec::new(),
-            dns_sd_configs: Vec::new(),
-            unsupported_sd: Vec::new(),
-        }
+        super::standin::scrape_config(job, Duration::from_secs(1), Duration::from_secs(1))
     }
 }
