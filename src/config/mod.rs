@@ -4,17 +4,37 @@
 //! validate, resolve relative paths against the file's directory) and [`Error`] (file, line,
 //! column and field of what is wrong). Other modules take what they need from here:
 //! [`ScrapeConfig`] feeds `scrape`, [`RemoteWriteConfig`]/[`RemoteReadConfig`] feed `remote`,
-//! [`HttpClientConfig`] builds every outgoing HTTP client.
+//! [`HttpClientConfig`] builds every outgoing HTTP client ([`http::build_client`]).
 //!
-//! SKELETON: the public shapes below are the contract other modules code against; the
-//! config helper fills in parsing, defaults and validation.
+//! The file is read with Prometheus 2.42's keys (plus a few later ones: `scrape_protocols`,
+//! `enable_compression`, `track_timestamps_staleness`, `protobuf_message`,
+//! `sample_age_limit` and the global scrape limits), its defaults, and its validation
+//! messages where it has them. Unknown and duplicate keys are errors; YAML merge keys work.
+//! Discovery mechanisms Cairn does not implement (`kubernetes_sd_configs`, ...) are accepted
+//! without validating their contents and reported as [`Warning`]s. Relative paths are
+//! resolved against the config file's directory. [`glob`] expands `rule_files` patterns as
+//! Go's `filepath.Glob` does.
+//!
+//! Internals: `raw` (serde structs mirroring the file), `convert` (defaults and validation
+//! into the public types, with `client`, `sd` and `remote` for those sections), `paths`.
+
+mod client;
+mod convert;
+pub mod http;
+mod paths;
+mod raw;
+mod remote;
+mod sd;
 
 use crate::discovery::{DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig};
 use crate::model::Labels;
 use crate::relabel::RelabelConfig;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use paths::{GlobError, glob};
 
 /// A loaded `prometheus.yml` with every default filled in.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -54,6 +74,9 @@ pub struct GlobalConfig {
     pub query_log_file: Option<PathBuf>,
     /// Scrape limits that scrape configs inherit (0 = no limit).
     pub limits: ScrapeLimits,
+    /// `scrape_protocols` that scrape configs inherit; default
+    /// `[OpenMetricsText1, OpenMetricsText0, PrometheusText0]`.
+    pub scrape_protocols: Vec<ScrapeProtocol>,
 }
 
 impl Default for GlobalConfig {
@@ -65,6 +88,7 @@ impl Default for GlobalConfig {
             external_labels: Labels::default(),
             query_log_file: None,
             limits: ScrapeLimits::default(),
+            scrape_protocols: ScrapeProtocol::DEFAULT.to_vec(),
         }
     }
 }
@@ -160,6 +184,8 @@ pub struct HttpClientConfig {
     pub tls: TlsConfig,
     /// `proxy_url`.
     pub proxy_url: Option<String>,
+    /// `proxy_connect_header`: headers sent to the proxy on `CONNECT` (name → values).
+    pub proxy_connect_header: BTreeMap<String, Vec<String>>,
     /// Default true.
     pub follow_redirects: bool,
     /// Default true.
@@ -174,6 +200,7 @@ impl Default for HttpClientConfig {
             oauth2: None,
             tls: TlsConfig::default(),
             proxy_url: None,
+            proxy_connect_header: BTreeMap::new(),
             follow_redirects: true,
             enable_http2: true,
         }
@@ -235,8 +262,10 @@ pub struct TlsConfig {
     pub server_name: Option<String>,
     /// `insecure_skip_verify`.
     pub insecure_skip_verify: bool,
-    /// `min_version` (`TLS12`, `TLS13`).
+    /// `min_version` (`TLS10` … `TLS13`).
     pub min_version: Option<String>,
+    /// `max_version` (`TLS10` … `TLS13`).
+    pub max_version: Option<String>,
 }
 
 /// `alerting`.
@@ -271,6 +300,8 @@ pub struct AlertmanagerConfig {
     pub http_sd_configs: Vec<HttpSdConfig>,
     /// `dns_sd_configs`.
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// Names of discovery sections we accept but do not implement; each produced a warning.
+    pub unsupported_sd: Vec<String>,
 }
 
 /// One `remote_write` entry.
@@ -288,6 +319,8 @@ pub struct RemoteWriteConfig {
     pub write_relabel_configs: Vec<RelabelConfig>,
     /// `send_exemplars`.
     pub send_exemplars: bool,
+    /// `send_native_histograms`.
+    pub send_native_histograms: bool,
     /// `protobuf_message`: `prometheus.WriteRequest` (default) or `io.prometheus.write.v2.Request`.
     pub protobuf_message: String,
     /// HTTP client settings.
@@ -385,8 +418,10 @@ pub struct StorageConfig {
 }
 
 /// Something wrong with a config file: where, and what.
+///
+/// Displays as `file:line:col: message` (or `file: message` when the position is unknown).
 #[derive(Debug, thiserror::Error)]
-#[error("{msg}")]
+#[non_exhaustive]
 pub struct Error {
     /// The file.
     pub file: PathBuf,
@@ -398,6 +433,23 @@ pub struct Error {
     pub msg: String,
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.col) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file.display(), self.msg),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file.display(), self.msg),
+            _ => write!(f, "{}: {}", self.file.display(), self.msg),
+        }
+    }
+}
+
+impl Error {
+    /// An error about `file` with no position.
+    pub fn new(file: &Path, msg: impl Into<String>) -> Error {
+        Error { file: file.to_path_buf(), line: None, col: None, msg: msg.into() }
+    }
+}
+
 /// Something acceptable but worth saying (e.g. an unsupported discovery section).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
@@ -405,19 +457,118 @@ pub struct Warning {
     pub msg: String,
 }
 
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
 /// Reads, validates and fills in `path`.
 pub fn load_file(path: &Path) -> Result<(Config, Vec<Warning>), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error {
-        file: path.to_path_buf(),
-        line: None,
-        col: None,
-        msg: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, e.to_string()))?;
     load_str(&text, path)
 }
 
 /// Parses `text` as if read from `path` (relative paths resolve against its directory).
 pub fn load_str(text: &str, path: &Path) -> Result<(Config, Vec<Warning>), Error> {
-    let _ = text;
-    Err(Error { file: path.to_path_buf(), line: None, col: None, msg: "config loading not built yet".into() })
+    convert::load(text, path)
 }
+
+impl Config {
+    /// The built-in configuration `cairn` runs with when no `--config.file` is given: scrape
+    /// and evaluation interval 15s, and one job, `prometheus`, scraping `target` (the
+    /// server's own `host:port`) every 15s.
+    pub fn default_self_scrape(target: &str) -> Config {
+        let interval = Duration::from_secs(15);
+        let global = GlobalConfig { scrape_interval: interval, evaluation_interval: interval, ..GlobalConfig::default() };
+        let job = ScrapeConfig {
+            static_configs: vec![StaticConfig { targets: vec![target.to_string()], labels: Labels::default() }],
+            ..ScrapeConfig::with_defaults("prometheus", &global)
+        };
+        Config { global, scrape_configs: vec![job], ..Config::default() }
+    }
+
+    /// The rule files the `rule_files` patterns match now, in pattern order, each pattern's
+    /// matches sorted (as Prometheus reads them). A pattern without `*` that matches nothing
+    /// is an error, as `promtool check config` reports it.
+    pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>, Error> {
+        let file = self.source.clone().unwrap_or_default();
+        let mut out = Vec::new();
+        for pattern in &self.rule_files {
+            let found = glob(pattern).map_err(|e| Error::new(&file, e.to_string()))?;
+            if !pattern.contains('*') && found.is_empty() {
+                return Err(Error::new(&file, format!("{} does not point to an existing file", crate::relabel::go_quote(pattern))));
+            }
+            out.extend(found);
+        }
+        Ok(out)
+    }
+}
+
+impl ScrapeConfig {
+    /// A scrape config for `job_name` with Prometheus's defaults and `global`'s interval,
+    /// timeout and limits, and no targets.
+    pub fn with_defaults(job_name: &str, global: &GlobalConfig) -> ScrapeConfig {
+        ScrapeConfig {
+            job_name: job_name.to_string(),
+            honor_labels: false,
+            honor_timestamps: true,
+            track_timestamps_staleness: false,
+            params: BTreeMap::new(),
+            scrape_interval: global.scrape_interval,
+            scrape_timeout: global.scrape_timeout.min(global.scrape_interval),
+            scrape_protocols: global.scrape_protocols.clone(),
+            metrics_path: "/metrics".to_string(),
+            scheme: "http".to_string(),
+            enable_compression: true,
+            limits: global.limits,
+            http: HttpClientConfig::default(),
+            relabel_configs: Vec::new(),
+            metric_relabel_configs: Vec::new(),
+            static_configs: Vec::new(),
+            file_sd_configs: Vec::new(),
+            http_sd_configs: Vec::new(),
+            dns_sd_configs: Vec::new(),
+            unsupported_sd: Vec::new(),
+        }
+    }
+}
+
+impl ScrapeProtocol {
+    /// Every protocol, in the default preference order.
+    pub const ALL: [ScrapeProtocol; 4] = [
+        ScrapeProtocol::OpenMetricsText1,
+        ScrapeProtocol::OpenMetricsText0,
+        ScrapeProtocol::PrometheusText0,
+        ScrapeProtocol::PrometheusProto,
+    ];
+
+    /// The default `scrape_protocols`.
+    pub const DEFAULT: [ScrapeProtocol; 3] =
+        [ScrapeProtocol::OpenMetricsText1, ScrapeProtocol::OpenMetricsText0, ScrapeProtocol::PrometheusText0];
+
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScrapeProtocol::OpenMetricsText1 => "OpenMetricsText1.0.0",
+            ScrapeProtocol::OpenMetricsText0 => "OpenMetricsText0.0.1",
+            ScrapeProtocol::PrometheusText0 => "PrometheusText0.0.4",
+            ScrapeProtocol::PrometheusProto => "PrometheusProto",
+        }
+    }
+
+    /// The media type (with parameters) to put in `Accept`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ScrapeProtocol::OpenMetricsText1 => "application/openmetrics-text;version=1.0.0",
+            ScrapeProtocol::OpenMetricsText0 => "application/openmetrics-text;version=0.0.1",
+            ScrapeProtocol::PrometheusText0 => "text/plain;version=0.0.4",
+            ScrapeProtocol::PrometheusProto => {
+                "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
