@@ -222,7 +222,9 @@ fn run_server(f: ServerFlags) -> Result<()> {
         opts.config_file = Some(c.clone());
     } else {
         tracing::info!("no --config.file: using the built-in default configuration (self-scrape every 15s)");
-        opts.config = std::sync::Arc::new(cairn::scrape::standin::default_self_scrape(&format!("localhost:{port}")));
+        let target = format!("localhost:{port}");
+        opts.config = std::sync::Arc::new(cairn::config::Config::default_self_scrape(&target));
+        opts.config_yaml = server::default_config_yaml(&target);
     }
     if let Some(c) = &f.web_config_file {
         let wc = cairn::web::webconfig::load(c).context("invalid --web.config.file")?;

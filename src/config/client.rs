@@ -39,8 +39,12 @@ impl Ctx<'_> {
                 Some(auth)
             }
             None => match (bearer, bearer_file) {
-                (Some(t), _) => Some(Authorization { kind: "Bearer".into(), credentials: Some(Secret::Inline(t.clone())) }),
-                (_, Some(p)) => Some(Authorization { kind: "Bearer".into(), credentials: Some(Secret::File(self.path(p))) }),
+                (Some(t), _) => {
+                    Some(Authorization { kind: "Bearer".into(), credentials: Some(Secret::Inline(t.clone())) })
+                }
+                (_, Some(p)) => {
+                    Some(Authorization { kind: "Bearer".into(), credentials: Some(Secret::File(self.path(p))) })
+                }
                 _ => None,
             },
         };

@@ -235,7 +235,11 @@ impl Ctx<'_> {
                 names.sort_unstable();
                 return Err(self.err_at(
                     p,
-                    format!("scrape_protocols: unknown scrape protocol {}, supported: [{}]{suffix}", p.value, names.join(" ")),
+                    format!(
+                        "scrape_protocols: unknown scrape protocol {}, supported: [{}]{suffix}",
+                        p.value,
+                        names.join(" ")
+                    ),
                 ));
             };
             if out.contains(&proto) {
@@ -272,7 +276,10 @@ impl Ctx<'_> {
             let at = s.scrape_timeout.as_ref().map_or(&raw.referenced, |t| &t.referenced);
             return Err(self.err(
                 Some(at),
-                format!("scrape timeout greater than scrape interval for scrape config with job name {}", go_quote(&job_name)),
+                format!(
+                    "scrape timeout greater than scrape interval for scrape config with job name {}",
+                    go_quote(&job_name)
+                ),
             ));
         }
         let scrape_timeout = timeout.unwrap_or_else(|| global.scrape_timeout.min(scrape_interval));
@@ -385,7 +392,8 @@ impl Ctx<'_> {
     /// `alerting`.
     fn alerting(&mut self, raw: &Sp<raw::RawAlerting>) -> Result<AlertingConfig, Error> {
         let a = &raw.value;
-        let alert_relabel_configs = self.relabels(&a.alert_relabel_configs, "empty or null alert relabeling rule", raw)?;
+        let alert_relabel_configs =
+            self.relabels(&a.alert_relabel_configs, "empty or null alert relabeling rule", raw)?;
         let mut alertmanagers = Vec::new();
         for (i, am) in a.alertmanagers.iter().enumerate() {
             let Some(am) = am else {
@@ -404,10 +412,8 @@ impl Ctx<'_> {
             None => "v2".to_string(),
             Some(v) if v.value == "v1" || v.value == "v2" => v.value.clone(),
             Some(v) => {
-                return Err(self.err_at(
-                    v,
-                    format!("expected Alertmanager api version to be one of [v1 v2] but got {}", v.value),
-                ));
+                return Err(self
+                    .err_at(v, format!("expected Alertmanager api version to be one of [v1 v2] but got {}", v.value)));
             }
         };
         let relabel_configs =
@@ -448,10 +454,9 @@ impl Ctx<'_> {
             && kind != "http"
             && kind != "grpc"
         {
-            return Err(self.err_at(
-                raw,
-                format!("expected tracing client type to be to be http or grpc, but got {kind}"),
-            ));
+            return Err(
+                self.err_at(raw, format!("expected tracing client type to be to be http or grpc, but got {kind}"))
+            );
         }
         if t.endpoint.as_deref().unwrap_or("").is_empty() {
             return Err(self.err_at(raw, "tracing endpoint must be set"));

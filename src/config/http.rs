@@ -11,8 +11,8 @@
 use super::{Error, HttpClientConfig, Secret, TlsConfig};
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -139,7 +139,9 @@ fn rustls_config(tls: &TlsConfig, http2: bool) -> Result<ClientConfig, Error> {
     let mut roots = RootCertStore::empty();
     match &tls.ca_file {
         Some(ca) => {
-            for c in CertificateDer::pem_file_iter(ca).map_err(|e| Error::new(ca, format!("unable to read CA cert: {e}")))? {
+            for c in
+                CertificateDer::pem_file_iter(ca).map_err(|e| Error::new(ca, format!("unable to read CA cert: {e}")))?
+            {
                 let c = c.map_err(|e| Error::new(ca, format!("unable to read CA cert: {e}")))?;
                 roots.add(c).map_err(|e| Error::new(ca, format!("unable to use CA cert: {e}")))?;
             }

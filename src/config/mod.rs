@@ -480,7 +480,8 @@ impl Config {
     /// server's own `host:port`) every 15s.
     pub fn default_self_scrape(target: &str) -> Config {
         let interval = Duration::from_secs(15);
-        let global = GlobalConfig { scrape_interval: interval, evaluation_interval: interval, ..GlobalConfig::default() };
+        let global =
+            GlobalConfig { scrape_interval: interval, evaluation_interval: interval, ..GlobalConfig::default() };
         let job = ScrapeConfig {
             static_configs: vec![StaticConfig { targets: vec![target.to_string()], labels: Labels::default() }],
             ..ScrapeConfig::with_defaults("prometheus", &global)
@@ -497,7 +498,10 @@ impl Config {
         for pattern in &self.rule_files {
             let found = glob(pattern).map_err(|e| Error::new(&file, e.to_string()))?;
             if !pattern.contains('*') && found.is_empty() {
-                return Err(Error::new(&file, format!("{} does not point to an existing file", crate::relabel::go_quote(pattern))));
+                return Err(Error::new(
+                    &file,
+                    format!("{} does not point to an existing file", crate::relabel::go_quote(pattern)),
+                ));
             }
             out.extend(found);
         }

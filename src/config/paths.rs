@@ -82,7 +82,8 @@ fn glob_in(dir: &Path, file: &str, keep_dir: bool, out: &mut Vec<PathBuf>) -> Re
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     for n in names {
         if match_pattern(file, &n)? {

@@ -44,9 +44,10 @@ impl Ctx<'_> {
             let cfg = self.remote_write(rw)?;
             if !cfg.name.is_empty() && !names.insert(cfg.name.clone()) {
                 let at = rw.value.name.as_ref().map_or(&rw.referenced, |n| &n.referenced);
-                return Err(
-                    self.err(Some(at), format!("found multiple remote write configs with job name {}", go_quote(&cfg.name)))
-                );
+                return Err(self.err(
+                    Some(at),
+                    format!("found multiple remote write configs with job name {}", go_quote(&cfg.name)),
+                ));
             }
             out.push(cfg);
         }
@@ -81,9 +82,14 @@ impl Ctx<'_> {
         let http = self.http(r.http(), &raw.referenced)?;
         if r.sigv4.is_some() {
             if http.basic_auth.is_some() || http.authorization.is_some() || http.oauth2.is_some() {
-                return Err(self.err_at(raw, "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"));
+                return Err(
+                    self.err_at(raw, "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured")
+                );
             }
-            self.warn(format!("remote_write {}: sigv4 is not supported by Cairn; requests will not be signed", url.value));
+            self.warn(format!(
+                "remote_write {}: sigv4 is not supported by Cairn; requests will not be signed",
+                url.value
+            ));
         }
         Ok(RemoteWriteConfig {
             url: url.value.clone(),
@@ -153,9 +159,10 @@ impl Ctx<'_> {
             let cfg = self.remote_read(rr)?;
             if !cfg.name.is_empty() && !names.insert(cfg.name.clone()) {
                 let at = rr.value.name.as_ref().map_or(&rr.referenced, |n| &n.referenced);
-                return Err(
-                    self.err(Some(at), format!("found multiple remote read configs with job name {}", go_quote(&cfg.name)))
-                );
+                return Err(self.err(
+                    Some(at),
+                    format!("found multiple remote read configs with job name {}", go_quote(&cfg.name)),
+                ));
             }
             out.push(cfg);
         }

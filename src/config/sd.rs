@@ -1,9 +1,9 @@
 //! Discovery sections of scrape and Alertmanager configs: `static_configs`, `file_sd_configs`,
 //! `http_sd_configs`, `dns_sd_configs`, and the mechanisms we accept without implementing.
 
+use super::Error;
 use super::convert::Ctx;
 use super::raw::{RawDnsSd, RawFileSd, RawHttpSd, RawStatic, SdFields, Sp};
-use super::Error;
 use crate::discovery::{DnsRecordType, DnsSdConfig, FileSdConfig, HttpSdConfig, StaticConfig};
 use crate::relabel::go_quote;
 use std::time::Duration;

@@ -242,7 +242,11 @@ fn validation_errors() {
             Err(e) => {
                 assert_eq!(e.file, Path::new("/etc/prom/prometheus.yml"));
                 if e.msg != *want || e.line.zip(e.col) != *pos {
-                    failures.push(format!("{text}\n  got  {:?} {:?}\n  want {want:?} {pos:?}", e.msg, e.line.zip(e.col)));
+                    failures.push(format!(
+                        "{text}\n  got  {:?} {:?}\n  want {want:?} {pos:?}",
+                        e.msg,
+                        e.line.zip(e.col)
+                    ));
                 }
             }
         }

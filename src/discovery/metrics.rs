@@ -5,6 +5,9 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Failures, duration sum and count of one mechanism's refreshes for one job.
+type RefreshStats = (u64, f64, u64);
+
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct SdMetrics {
@@ -28,7 +31,7 @@ pub struct SdMetrics {
     discovered: Mutex<BTreeMap<String, u64>>,
     /// `prometheus_sd_refresh_failures_total` and `prometheus_sd_refresh_duration_seconds`
     /// (sum, count), by (mechanism, config).
-    refreshes: Mutex<BTreeMap<(String, String), (u64, f64, u64)>>,
+    refreshes: Mutex<BTreeMap<(String, String), RefreshStats>>,
 }
 
 impl SdMetrics {

@@ -28,7 +28,6 @@ use crate::model::{Label, Labels};
 use std::borrow::Cow;
 use std::fmt;
 
-
 /// The largest compiled program we accept for one relabeling regex (patterns come from
 /// config files; Go's own limit is about 3 million instructions).
 const SIZE_LIMIT: usize = 16 << 20;
@@ -181,16 +180,14 @@ impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, RegexError> {
         let anchored = format!("^(?:{pattern})$");
         let translated = translate_go(&anchored)?;
-        let re = regex::RegexBuilder::new(&translated)
-            .size_limit(SIZE_LIMIT)
-            .nest_limit(NEST_LIMIT)
-            .build()
-            .map_err(|e| match e {
+        let re = regex::RegexBuilder::new(&translated).size_limit(SIZE_LIMIT).nest_limit(NEST_LIMIT).build().map_err(
+            |e| match e {
                 regex::Error::CompiledTooBig(_) => {
                     RegexError(format!("error parsing regexp: expression too large: `{anchored}`"))
                 }
                 other => RegexError(format!("error parsing regexp: {other}")),
-            })?;
+            },
+        )?;
         Ok(Regex { source: pattern.to_string(), re, any: pattern == DEFAULT_REGEX })
     }
 

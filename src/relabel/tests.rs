@@ -12,14 +12,7 @@ fn cfg(action: Action) -> RelabelConfig {
     RelabelConfig { action, ..RelabelConfig::default() }
 }
 
-fn with(
-    action: Action,
-    source: &[&str],
-    regex: &str,
-    target: &str,
-    replacement: &str,
-    modulus: u64,
-) -> RelabelConfig {
+fn with(action: Action, source: &[&str], regex: &str, target: &str, replacement: &str, modulus: u64) -> RelabelConfig {
     RelabelConfig {
         source_labels: source.iter().map(|s| s.to_string()).collect(),
         regex: Regex::new(regex).unwrap(),
@@ -30,7 +23,12 @@ fn with(
     }
 }
 
-type Case = (&'static str, &'static [(&'static str, &'static str)], Vec<RelabelConfig>, Option<&'static [(&'static str, &'static str)]>);
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Vec<RelabelConfig>,
+    Option<&'static [(&'static str, &'static str)]>,
+);
 
 #[test]
 fn actions() {
@@ -245,7 +243,10 @@ fn validation_messages() {
             RelabelConfig { target_label: "${1".into(), ..cfg(Replace) },
             "\"${1\" is invalid 'target_label' for replace action",
         ),
-        (RelabelConfig { target_label: "x".into(), ..cfg(HashMod) }, "relabel configuration for hashmod requires non-zero modulus"),
+        (
+            RelabelConfig { target_label: "x".into(), ..cfg(HashMod) },
+            "relabel configuration for hashmod requires non-zero modulus",
+        ),
         (
             RelabelConfig { source_labels: vec!["a".into()], ..cfg(LabelDrop) },
             "labeldrop action requires only 'regex', and no other fields",
@@ -263,7 +264,10 @@ fn validation_messages() {
             RelabelConfig { target_label: "b".into(), replacement: "x".into(), ..cfg(Lowercase) },
             "'replacement' can not be set for lowercase action",
         ),
-        (RelabelConfig { replacement: "-".into(), ..cfg(LabelMap) }, "\"-\" is invalid 'replacement' for labelmap action"),
+        (
+            RelabelConfig { replacement: "-".into(), ..cfg(LabelMap) },
+            "\"-\" is invalid 'replacement' for labelmap action",
+        ),
         (
             RelabelConfig { source_labels: vec!["a-b".into()], target_label: "x".into(), ..cfg(Replace) },
             "\"a-b\" is not a valid label name",

@@ -1,99 +1,9 @@
-//! The scrape request: the HTTP client a pool scrapes with, the headers Prometheus sends
+//! The scrape request: the headers Prometheus sends
 //! (`Accept` built from `scrape_protocols`, `Accept-Encoding`, `User-Agent`,
 //! `X-Prometheus-Scrape-Timeout-Seconds`), and errors rendered as Go's HTTP client words them.
 
-use crate::config::{Authorization, BasicAuth, HttpClientConfig, ScrapeProtocol, Secret};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use crate::config::ScrapeProtocol;
 use std::time::Duration;
-
-/// Why a client could not be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// A secret or certificate file could not be read.
-    #[error("unable to read {path}: {source}")]
-    File {
-        /// The file.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// A certificate or header value is invalid.
-    #[error("{0}")]
-    Invalid(String),
-    /// reqwest refused the settings.
-    #[error("error creating HTTP client: {0}")]
-    Build(#[from] reqwest::Error),
-}
-
-fn read_secret(s: &Secret) -> Result<String, ClientError> {
-    match s {
-        Secret::Inline(v) => Ok(v.clone()),
-        Secret::File(p) => std::fs::read_to_string(p)
-            .map(|v| v.trim_end_matches(['\r', '\n']).to_string())
-            .map_err(|source| ClientError::File { path: p.display().to_string(), source }),
-    }
-}
-
-fn auth_header(basic: Option<&BasicAuth>, authz: Option<&Authorization>) -> Result<Option<HeaderValue>, ClientError> {
-    use base64::Engine as _;
-    let text = if let Some(b) = basic {
-        let pw = b.password.as_ref().map(read_secret).transpose()?.unwrap_or_default();
-        let enc = base64::engine::general_purpose::STANDARD.encode(format!("{}:{pw}", b.username));
-        format!("Basic {enc}")
-    } else if let Some(a) = authz {
-        let cred = a.credentials.as_ref().map(read_secret).transpose()?.unwrap_or_default();
-        format!("{} {cred}", a.kind)
-    } else {
-        return Ok(None);
-    };
-    let mut v =
-        HeaderValue::from_str(&text).map_err(|e| ClientError::Invalid(format!("invalid authorization: {e}")))?;
-    v.set_sensitive(true);
-    Ok(Some(v))
-}
-
-/// A client for `cfg`: authorization, redirects, HTTP/2, proxy and TLS (CA file, client
-/// certificate, `insecure_skip_verify`). Secrets in files are read now, as Prometheus reads
-/// them when it builds a pool's client. `timeout` bounds every request.
-///
-/// This stands in for the config module's `config::http::build_client` until it lands; the
-/// OAuth 2 client-credentials flow is not done here.
-pub fn build_client(cfg: &HttpClientConfig, timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    crate::server::tls::install_default_provider();
-    let mut headers = HeaderMap::new();
-    if let Some(v) = auth_header(cfg.basic_auth.as_ref(), cfg.authorization.as_ref())? {
-        headers.insert(AUTHORIZATION, v);
-    }
-    let mut b = reqwest::Client::builder().default_headers(headers).timeout(timeout).gzip(true).redirect(
-        if cfg.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() },
-    );
-    if !cfg.enable_http2 {
-        b = b.http1_only();
-    }
-    match &cfg.proxy_url {
-        Some(p) => b = b.proxy(reqwest::Proxy::all(p.as_str())?),
-        None => b = b.no_proxy(),
-    }
-    let tls = &cfg.tls;
-    if tls.insecure_skip_verify {
-        b = b.tls_danger_accept_invalid_certs(true);
-    }
-    if let Some(ca) = &tls.ca_file {
-        let pem = std::fs::read(ca).map_err(|source| ClientError::File { path: ca.display().to_string(), source })?;
-        for c in reqwest::Certificate::from_pem_bundle(&pem)? {
-            b = b.add_root_certificate(c);
-        }
-    }
-    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
-        let mut pem =
-            std::fs::read(cert).map_err(|source| ClientError::File { path: cert.display().to_string(), source })?;
-        pem.push(b'\n');
-        pem.extend(std::fs::read(key).map_err(|source| ClientError::File { path: key.display().to_string(), source })?);
-        b = b.identity(reqwest::Identity::from_pem(&pem)?);
-    }
-    Ok(b.build()?)
-}
 
 /// The media type each protocol asks for.
 fn protocol_header(p: ScrapeProtocol) -> &'static str {
@@ -175,15 +85,5 @@ mod tests {
         assert_eq!(timeout_header(Duration::from_secs(10)), "10");
         assert_eq!(timeout_header(Duration::from_millis(1500)), "1.5");
         assert_eq!(accept_encoding(false), "identity");
-    }
-
-    #[test]
-    fn auth_headers() {
-        let b = BasicAuth { username: "u".into(), password: Some(Secret::Inline("p".into())) };
-        assert_eq!(auth_header(Some(&b), None).unwrap().unwrap(), "Basic dTpw");
-        let a = Authorization { kind: "Bearer".into(), credentials: Some(Secret::Inline("t".into())) };
-        assert_eq!(auth_header(None, Some(&a)).unwrap().unwrap(), "Bearer t");
-        let missing = BasicAuth { username: "u".into(), password: Some(Secret::File("/nonexistent/x".into())) };
-        assert!(matches!(auth_header(Some(&missing), None), Err(ClientError::File { .. })));
     }
 }

@@ -4,11 +4,11 @@
 //! markers. The API reads targets and metadata through it.
 
 use super::cache::ScrapeCache;
-use super::client::{ClientError, build_client};
 use super::metrics::ScrapeMetrics;
 use super::pool::{PoolDeps, PoolHandle, PoolView};
 use super::target::Target;
 use crate::config::Config;
+use crate::config::http::build_client;
 use crate::discovery::metrics::SdMetrics;
 use crate::model::Labels;
 use crate::tsdb::Db;
@@ -30,7 +30,7 @@ pub enum Error {
         /// The job.
         job: String,
         /// Why.
-        source: ClientError,
+        source: crate::config::Error,
     },
     /// The manager was stopped.
     #[error("scrape manager is stopped")]

@@ -16,7 +16,6 @@ pub mod manager;
 pub mod metrics;
 pub mod pool;
 pub mod scrape_loop;
-pub mod standin;
 pub mod target;
 
 pub use append::{AppendOptions, Counts, Page, PageAppender, ScrapeOutcome};
@@ -31,12 +30,17 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::config::ScrapeConfig;
+    use crate::config::{GlobalConfig, ScrapeConfig};
     use std::time::Duration;
 
     /// A scrape config as the loader would fill it in for `job` with a 1s interval and
     /// timeout and nothing else set.
     pub(crate) fn scrape_config(job: &str) -> ScrapeConfig {
-        super::standin::scrape_config(job, Duration::from_secs(1), Duration::from_secs(1))
+        let global = GlobalConfig {
+            scrape_interval: Duration::from_secs(1),
+            scrape_timeout: Duration::from_secs(1),
+            ..GlobalConfig::default()
+        };
+        ScrapeConfig::with_defaults(job, &global)
     }
 }

@@ -142,7 +142,7 @@ impl MetadataStore {
     /// `prometheus_target_metadata_cache_{entries,bytes}` count them.
     pub fn size(&self) -> (usize, usize) {
         let e = self.entries.lock();
-        (e.len(), e.iter().map(|(_, m)| m.help.len() + m.unit.len() + m.kind.len()).sum())
+        (e.len(), e.values().map(|m| m.help.len() + m.unit.len() + m.kind.len()).sum())
     }
 }
 
@@ -150,9 +150,9 @@ impl MetadataStore {
 #[derive(Debug)]
 pub struct Target {
     /// Every label after relabeling, `__`-prefixed ones included (but not `__meta_*`).
-    labels: Labels,
+    all: Labels,
     /// The public labels (no `__` prefix): what every scraped series gets.
-    public: Labels,
+    labels: Labels,
     /// The labels before relabeling (updated when discovery sends the target again).
     discovered: Mutex<Labels>,
     /// The scrape URL.
@@ -176,8 +176,8 @@ impl Target {
         let hash = super::manager::fnv64a(&[format!("{:016}", labels.stable_hash()).as_bytes(), url.as_bytes()]);
         Target {
             hash,
-            labels,
-            public,
+            all: labels,
+            labels: public,
             discovered: Mutex::new(discovered),
             url,
             status: Mutex::new(TargetStatus {
@@ -197,12 +197,12 @@ impl Target {
 
     /// Every label, `__`-prefixed ones included.
     pub fn all_labels(&self) -> &Labels {
-        &self.labels
+        &self.all
     }
 
     /// The public labels (`job`, `instance`, ...): what the API shows and series get.
     pub fn labels(&self) -> &Labels {
-        &self.public
+        &self.labels
     }
 
     /// The labels as discovered, before relabeling.
@@ -216,7 +216,7 @@ impl Target {
 
     /// The value of label `name` (public or not), empty when absent.
     pub fn get(&self, name: &str) -> &str {
-        self.labels.get(name).unwrap_or("")
+        self.all.get(name).unwrap_or("")
     }
 
     /// The scrape URL.

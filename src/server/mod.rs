@@ -28,21 +28,13 @@ use tokio::net::TcpListener;
 /// The text of the configuration Cairn runs with when no `--config.file` is given, as
 /// Prometheus's default: scrape the server itself every 15 s (shown by
 /// `/api/v1/status/config` when the configuration in force has no text of its own).
-pub const DEFAULT_CONFIG_YAML: &str = "global:
-  scrape_interval: 15s
-  scrape_timeout: 10s
-  evaluation_interval: 15s
-scrape_configs:
-- job_name: prometheus
-  honor_timestamps: true
-  scrape_interval: 15s
-  scrape_timeout: 10s
-  metrics_path: /metrics
-  scheme: http
-  static_configs:
-  - targets:
-    - localhost:9090
-";
+pub fn default_config_yaml(target: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 15s\n  scrape_timeout: 10s\n  evaluation_interval: 15s\nscrape_configs:\n\
+         - job_name: prometheus\n  honor_timestamps: true\n  scrape_interval: 15s\n  scrape_timeout: 10s\n  \
+         metrics_path: /metrics\n  scheme: http\n  static_configs:\n  - targets:\n    - {target}\n"
+    )
+}
 
 /// What the server runs with (from the command line).
 #[derive(Clone, Debug)]
@@ -81,8 +73,8 @@ impl ServerOptions {
             web: WebOptions::default(),
             engine: EngineOptions::default(),
             flags: BTreeMap::new(),
-            config_yaml: DEFAULT_CONFIG_YAML.to_string(),
-            config: Arc::new(crate::scrape::standin::default_self_scrape("localhost:9090")),
+            config_yaml: default_config_yaml("localhost:9090"),
+            config: Arc::new(Config::default_self_scrape("localhost:9090")),
             config_file: None,
             shutdown_grace: Duration::from_secs(10),
             web_config: None,
