@@ -6,6 +6,8 @@ mod format_compat;
 mod peer;
 mod promql_diff;
 mod promql_engine;
+mod scrape;
+mod scrape_diff;
 mod tsdb;
 mod web;
 mod webconfig;
