@@ -3,9 +3,11 @@
 # Which peers the suite needs grows with the issues: CAIRN_PEERS lists them (Debian package
 # names, space-separated); scripts/test.sh sets the suite's default. Tests that need a missing peer
 # skip with a message, or fail when CI=true.
-#   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs, tests/it/api_diff.rs)
+#   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs, tests/it/api_diff.rs,
+#               tests/it/scrape_diff.rs)
+#   prometheus-node-exporter  node_exporter 1.5, a real scrape target (tests/it/scrape_diff.rs)
 set -euo pipefail
-PEERS=${CAIRN_PEERS-prometheus}
+PEERS=${CAIRN_PEERS-prometheus prometheus-node-exporter}
 missing=()
 for p in $PEERS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

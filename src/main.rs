@@ -268,14 +268,31 @@ fn run_server(f: ServerFlags) -> Result<()> {
             SyncPolicy::Interval(std::time::Duration::from_millis(ms.max(1) as u64))
         }
     };
-    if let Some(c) = &f.config_file {
-        tracing::warn!(file = %c.display(), "--config.file is accepted but not read yet: scraping and rules are not built");
-    } else {
-        tracing::info!(
-            "no --config.file: using the built-in default configuration (self-scrape every 15s; scraping is not built yet)"
-        );
-    }
     let mut opts = ServerOptions::new(&f.tsdb_path);
+    let port = f.listen_address.rsplit_once(':').map(|(_, p)| p).unwrap_or("9090");
+    if let Some(c) = &f.config_file {
+        // As Prometheus: a configuration that does not load stops the start, exit code 2.
+        match cairn::config::load_file(c) {
+            Ok((cfg, warnings)) => {
+                for w in warnings {
+                    tracing::warn!(file = %c.display(), "{}", w.msg);
+                }
+                opts.config = std::sync::Arc::new(cfg);
+            }
+            Err(e) => {
+                let msg = format!("Error loading config (--config.file={}): {e}", c.display());
+                tracing::error!(file = %c.display(), "{msg}");
+                eprintln!("cairn: {msg}");
+                std::process::exit(2);
+            }
+        }
+        opts.config_file = Some(c.clone());
+    } else {
+        tracing::info!("no --config.file: using the built-in default configuration (self-scrape every 15s)");
+        let target = format!("localhost:{port}");
+        opts.config = std::sync::Arc::new(cairn::config::Config::default_self_scrape(&target));
+        opts.config_yaml = server::default_config_yaml(&target);
+    }
     if let Some(c) = &f.web_config_file {
         let wc = cairn::web::webconfig::load(c).context("invalid --web.config.file")?;
         for w in &wc.warnings {
@@ -294,7 +311,6 @@ fn run_server(f: ServerFlags) -> Result<()> {
     if opts.engine.lookback_delta_ms <= 0 {
         bail!("invalid --query.lookback-delta: must be positive");
     }
-    let port = f.listen_address.rsplit_once(':').map(|(_, p)| p).unwrap_or("9090");
     let external = match &f.external_url {
         Some(u) => u.trim_end_matches('/').to_string() + "/",
         None => format!("http://{}:{port}/", hostname()),

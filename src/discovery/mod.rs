@@ -4,8 +4,17 @@
 //! targets as label sets, labels common to the group), and one config type per mechanism:
 //! [`StaticConfig`], [`FileSdConfig`], [`HttpSdConfig`], [`DnsSdConfig`].
 //!
-//! SKELETON: the config shapes below are the contract between `config` (which parses them)
-//! and the discoverers (which the scrape helper builds).
+//! Running discovery: [`provider::spawn_providers`] starts one task per discovery section of a
+//! scrape config; each sends [`provider::SdUpdate`]s (whole groups) to the scrape pool:
+//! static groups once, [`file`] re-read on change and on `refresh_interval`, [`http`] polled,
+//! [`dns`] resolved (A/AAAA through the system resolver, SRV/MX/NS with a small DNS client
+//! over UDP). [`metrics::SdMetrics`] holds the `prometheus_sd_*` metrics.
+
+pub mod dns;
+pub mod file;
+pub mod http;
+pub mod metrics;
+pub mod provider;
 
 use crate::config::HttpClientConfig;
 use crate::model::Labels;

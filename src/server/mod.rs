@@ -1,6 +1,9 @@
 //! Wiring: serves the HTTP API on an already-bound listener, opens the storage engine in the
-//! background (the server answers `/-/ready` with 503 until it is open), and on the shutdown
-//! future, `/-/quit` or a storage failure stops serving and closes the database cleanly.
+//! background (the server answers `/-/ready` with 503 until it is open) and then starts the
+//! scrape manager on the configuration; reloads the configuration on SIGHUP and
+//! `POST /-/reload` (a bad file is refused and the old configuration keeps running); on the
+//! shutdown future, `/-/quit` or a storage failure stops scraping, stops serving and closes
+//! the database cleanly.
 //!
 //! [`run`] takes the listener and the shutdown future from its caller (mini-redis style), so
 //! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
@@ -9,35 +12,29 @@
 pub mod tls;
 pub mod units;
 
+use crate::config::Config;
 use crate::promql::engine::EngineOptions;
+use crate::scrape::Manager;
 use crate::tsdb::{Db, Options};
 use crate::web::webconfig::WebConfig;
 use crate::web::{self, AppState, StateOptions, WebOptions};
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// The configuration Cairn runs with when no `--config.file` is given, as Prometheus's
-/// default: scrape the server itself every 15 s. (Scraping is not built yet; this text is
-/// what `/api/v1/status/config` shows.)
-pub const DEFAULT_CONFIG_YAML: &str = "global:
-  scrape_interval: 15s
-  scrape_timeout: 10s
-  evaluation_interval: 15s
-scrape_configs:
-- job_name: prometheus
-  honor_timestamps: true
-  scrape_interval: 15s
-  scrape_timeout: 10s
-  metrics_path: /metrics
-  scheme: http
-  static_configs:
-  - targets:
-    - localhost:9090
-";
+/// The text of the configuration Cairn runs with when no `--config.file` is given, as
+/// Prometheus's default: scrape the server itself every 15 s (shown by
+/// `/api/v1/status/config` when the configuration in force has no text of its own).
+pub fn default_config_yaml(target: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 15s\n  scrape_timeout: 10s\n  evaluation_interval: 15s\nscrape_configs:\n\
+         - job_name: prometheus\n  honor_timestamps: true\n  scrape_interval: 15s\n  scrape_timeout: 10s\n  \
+         metrics_path: /metrics\n  scheme: http\n  static_configs:\n  - targets:\n    - {target}\n"
+    )
+}
 
 /// What the server runs with (from the command line).
 #[derive(Clone, Debug)]
@@ -52,8 +49,13 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     /// Every flag and its value, for `/api/v1/status/flags`.
     pub flags: BTreeMap<String, String>,
-    /// The configuration text shown by `/api/v1/status/config`.
+    /// The configuration text shown by `/api/v1/status/config` when [`ServerOptions::config`]
+    /// has none.
     pub config_yaml: String,
+    /// The configuration to start with (loaded from `--config.file`, or the built-in one).
+    pub config: Arc<Config>,
+    /// `--config.file`: re-read on reload. `None` reloads keep the configuration as it is.
+    pub config_file: Option<PathBuf>,
     /// How long in-flight requests may take to finish once stopping begins; after that
     /// their connections are dropped.
     pub shutdown_grace: Duration,
@@ -71,7 +73,9 @@ impl ServerOptions {
             web: WebOptions::default(),
             engine: EngineOptions::default(),
             flags: BTreeMap::new(),
-            config_yaml: DEFAULT_CONFIG_YAML.to_string(),
+            config_yaml: default_config_yaml("localhost:9090"),
+            config: Arc::new(Config::default_self_scrape("localhost:9090")),
+            config_file: None,
             shutdown_grace: Duration::from_secs(10),
             web_config: None,
         }
@@ -115,6 +119,8 @@ pub async fn run(
         storage_retention: retention,
         wal_replay: opts.tsdb.replay_progress.clone(),
     });
+    state.set_config(opts.config.clone());
+    let mut reloads = state.take_reload_requests();
     let tls = opts.web_config.as_ref().and_then(|c| c.tls.clone());
     tracing::info!(address = %listener.local_addr()?, tls = tls.is_some(), "listening");
 
@@ -132,7 +138,16 @@ pub async fn run(
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "storage engine ready; server is ready to receive web requests"
                     );
-                    state.set_db(Arc::new(db));
+                    let db = Arc::new(db);
+                    state.set_db(db.clone());
+                    // Scraping starts once storage is open, on the configuration in force
+                    // (a reload may have replaced it meanwhile; it then applies its own).
+                    let manager = Manager::new(db);
+                    state.set_scrape(manager.clone());
+                    if let Err(e) = manager.apply_config(state.config()).await {
+                        tracing::error!(error = %e, "applying the scrape configuration failed");
+                        state.set_reload_result(false);
+                    }
                     return;
                 }
                 Ok(Err(e)) => Error::Storage(e),
@@ -159,17 +174,45 @@ pub async fn run(
     };
 
     let mut result: Result<(), Error> = Ok(());
-    tokio::select! {
-        _ = shutdown => tracing::info!("received shutdown signal"),
-        _ = state.quit_requested() => tracing::info!("termination requested via the web"),
-        Some(e) = open_err_rx.recv() => result = Err(e),
-        r = &mut server => {
-            result = match r {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(Error::Io(e)),
-                Err(e) => Err(Error::Task(e.to_string())),
-            };
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => {
+                tracing::info!("received shutdown signal");
+                break;
+            }
+            _ = state.quit_requested() => {
+                tracing::info!("termination requested via the web");
+                break;
+            }
+            Some(e) = open_err_rx.recv() => {
+                result = Err(e);
+                break;
+            }
+            r = &mut server => {
+                result = match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Error::Io(e)),
+                    Err(e) => Err(Error::Task(e.to_string())),
+                };
+                break;
+            }
+            Some(reply) = async { match reloads.as_mut() { Some(r) => r.recv().await, None => None } } => {
+                let res = reload(&state, opts.config_file.as_deref()).await;
+                let _ = reply.send(res);
+            }
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let _ = reload(&state, opts.config_file.as_deref()).await;
+            }
         }
+    }
+    // No more reloads: requests waiting get an error instead of hanging.
+    drop(reloads);
+    // Scraping stops first (no stale markers: the series resume on the next start).
+    if let Some(m) = state.scrape() {
+        m.stop().await;
     }
 
     tracing::info!("stopping the HTTP server");
@@ -178,13 +221,66 @@ pub async fn run(
         tracing::warn!("in-flight requests did not finish in time; dropping their connections");
         server.abort();
     }
-    // Wait for an open in progress to finish, so the database is closed, not abandoned.
+    // Wait for an open in progress to finish, so the database is closed, not abandoned (and
+    // stop the scraping it may have started meanwhile).
     let _ = opener.await;
+    if let Some(m) = state.scrape() {
+        m.stop().await;
+    }
     if let Some(db) = state.take_db() {
         drop(state);
         close_db(db, opts.shutdown_grace).await?;
     }
     result
+}
+
+/// Re-reads `file` and applies it: the web state first (status, config API), then the scrape
+/// manager. A file that does not load leaves everything as it was. The outcome is recorded
+/// for `prometheus_config_last_reload_successful` and returned as `/-/reload` reports it.
+pub async fn reload(state: &AppState, file: Option<&Path>) -> Result<(), String> {
+    let started = Instant::now();
+    let res = reload_inner(state, file).await;
+    match &res {
+        Ok(()) => tracing::info!(
+            file = ?file,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "completed loading of configuration file"
+        ),
+        Err(e) => tracing::error!(file = ?file, error = %e, "error reloading the configuration"),
+    }
+    state.set_reload_result(res.is_ok());
+    res
+}
+
+async fn reload_inner(state: &AppState, file: Option<&Path>) -> Result<(), String> {
+    let cfg = match file {
+        None => state.config(),
+        Some(path) => {
+            let p = path.to_path_buf();
+            let loaded = tokio::task::spawn_blocking(move || crate::config::load_file(&p))
+                .await
+                .map_err(|e| format!("loading the configuration: {e}"))?;
+            match loaded {
+                Ok((cfg, warnings)) => {
+                    for w in warnings {
+                        tracing::warn!(file = %path.display(), "{}", w.msg);
+                    }
+                    Arc::new(cfg)
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "couldn't load configuration (--config.file={:?}): {e}",
+                        path.display().to_string()
+                    ));
+                }
+            }
+        }
+    };
+    state.set_config(cfg.clone());
+    if let Some(m) = state.scrape() {
+        m.apply_config(cfg).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Closes `db` once the blocking tasks still holding it (queries past the grace period)
@@ -210,20 +306,17 @@ async fn close_db(mut db: Arc<Db>, grace: Duration) -> Result<(), Error> {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT. SIGHUP (Prometheus's reload signal) is logged: there is
-/// no configuration to reload until the scrape manager lands.
+/// Resolves on SIGTERM or SIGINT. (SIGHUP, Prometheus's reload signal, is handled by
+/// [`run`].)
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (term, int, hup) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
-    match (term, int, hup) {
-        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
-                _ = term.recv() => return,
-                _ = int.recv() => return,
-                _ = hup.recv() => tracing::info!("SIGHUP: nothing to reload yet"),
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-        },
+        }
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }

@@ -1,8 +1,8 @@
 //! The HTTP server's routes: Prometheus's `/api/v1`, `/federate`, `/metrics` and the
 //! lifecycle endpoints `/-/healthy`, `/-/ready`, `/-/reload`, `/-/quit`.
 //!
-//! Principal items: [`AppState`] (what handlers share: the database once it is open, engine
-//! options, flags), [`WebOptions`] (the `--web.*` flags) and [`app`], which builds the axum
+//! Principal items: [`AppState`] (what handlers share: the database once it is open, the
+//! scrape manager, the configuration in force and reload requests, engine options, flags), [`WebOptions`] (the `--web.*` flags) and [`app`], which builds the axum
 //! [`Router`] that [`crate::server::run`] serves and tests drive with `oneshot`.
 //!
 //! Handlers that touch storage or run queries do so on tokio's blocking pool, so the async
@@ -16,9 +16,12 @@ pub mod json;
 pub mod params;
 pub mod parse_query;
 pub mod status;
+pub mod targets;
 pub mod webconfig;
 
+use crate::config::Config;
 use crate::promql::engine::EngineOptions;
+use crate::scrape::Manager;
 use crate::tsdb::Db;
 use axum::Router;
 use axum::body::Bytes;
@@ -32,9 +35,12 @@ use params::{ApiError, Params};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+
+/// A configuration reload request: the server answers on the channel.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 
 /// The `--web.*` options.
 #[derive(Clone, Debug)]
@@ -112,12 +118,24 @@ pub struct Shared {
     queries: Semaphore,
     /// Requests served, by handler (route pattern) and status code.
     http_requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// The scrape manager, once storage is open.
+    scrape: OnceLock<Arc<Manager>>,
+    /// The configuration in force (`/api/v1/status/config`).
+    config: arc_swap::ArcSwap<Config>,
+    /// Whether the last reload succeeded, and when one last did.
+    reload_status: Mutex<(bool, SystemTime)>,
+    /// Reload requests (`/-/reload`) for the server loop.
+    reload_tx: mpsc::Sender<ReloadRequest>,
+    /// Held here until the server takes it; while nobody has, a reload has nothing to do.
+    reload_rx: Mutex<Option<mpsc::Receiver<ReloadRequest>>>,
 }
 
 impl AppState {
     /// State with no database yet (not ready).
     pub fn new(opts: StateOptions) -> AppState {
         let permits = opts.web.max_query_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let now = SystemTime::now();
         AppState(Arc::new(Shared {
             opts,
             db: parking_lot::RwLock::new(None),
@@ -125,7 +143,62 @@ impl AppState {
             quit: Notify::new(),
             queries: Semaphore::new(permits),
             http_requests: Mutex::new(BTreeMap::new()),
+            scrape: OnceLock::new(),
+            config: arc_swap::ArcSwap::from_pointee(Config::default()),
+            reload_status: Mutex::new((true, now)),
+            reload_tx,
+            reload_rx: Mutex::new(Some(reload_rx)),
         }))
+    }
+
+    /// Hands the running scrape manager over (once).
+    pub fn set_scrape(&self, m: Arc<Manager>) {
+        let _ = self.0.scrape.set(m);
+    }
+
+    /// The scrape manager, once running.
+    pub fn scrape(&self) -> Option<Arc<Manager>> {
+        self.0.scrape.get().cloned()
+    }
+
+    /// Sets the configuration in force.
+    pub fn set_config(&self, c: Arc<Config>) {
+        self.0.config.store(c);
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config.load_full()
+    }
+
+    /// Records a reload's outcome.
+    pub fn set_reload_result(&self, ok: bool) {
+        let mut s = self.0.reload_status.lock();
+        s.0 = ok;
+        if ok {
+            s.1 = SystemTime::now();
+        }
+    }
+
+    /// Whether the last reload succeeded, and when one last did (start time before any).
+    pub fn reload_status(&self) -> (bool, SystemTime) {
+        *self.0.reload_status.lock()
+    }
+
+    /// Takes the reload requests: from now on `/-/reload` waits for the taker's answer.
+    pub fn take_reload_requests(&self) -> Option<mpsc::Receiver<ReloadRequest>> {
+        self.0.reload_rx.lock().take()
+    }
+
+    /// Asks the server to reload its configuration and waits for the outcome. Succeeds at
+    /// once when no server loop takes requests (a bare router in tests).
+    pub async fn request_reload(&self) -> Result<(), String> {
+        if self.0.reload_rx.lock().is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.0.reload_tx.send(tx).await.map_err(|_| "the server is shutting down".to_string())?;
+        rx.await.map_err(|_| "the server is shutting down".to_string())?
     }
 
     /// Hands the open database over; the server is ready from now on.
@@ -173,9 +246,10 @@ pub fn app(state: AppState) -> Router {
         .route("/-/ready", get(ready).head(ready))
         .route("/-/reload", on(post_put(), reload))
         .route("/-/quit", on(post_put(), quit))
-        .route("/metrics", get(exposition::metrics))
+        .route("/metrics", get(targets::metrics))
         .route("/federate", get(exposition::federate))
         .nest("/api/v1", api::routes().merge(crate::remote::http::routes()))
+        .route("/api/v1/scrape_pools", endpoint(&[Method::GET], Kind::Other, targets::scrape_pools))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -205,10 +279,15 @@ async fn reload(State(s): State<AppState>) -> Response {
     if !s.0.opts.web.enable_lifecycle {
         return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.").into_response();
     }
-    // There is no configuration to reload until the scrape manager and rule engine land: the
-    // built-in configuration is always valid, so a reload always succeeds.
-    tracing::info!("configuration reload requested: nothing to reload yet");
-    StatusCode::OK.into_response()
+    match s.request_reload().await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            let mut r = (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e}\n")).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            r
+        }
+    }
 }
 
 async fn quit(State(s): State<AppState>) -> Response {

@@ -1,5 +1,6 @@
-//! `/api/v1` status, metadata and admin endpoints. Targets, rules, alerts and metadata answer
-//! with Prometheus's empty shapes until the scrape manager and rule engine exist.
+//! `/api/v1` status, metadata and admin endpoints. Targets and metadata come from the scrape
+//! manager ([`super::targets`]); rules and alerts answer with Prometheus's empty shapes until
+//! the rule engine exists.
 
 use super::json::Json;
 use super::params::{ApiError, ErrorType, MAX_TIME_MS, MIN_TIME_MS, parse_matchers};
@@ -14,38 +15,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// `label/<name>/values?match[]`), and it must be valid semver.
 pub const EMULATED_PROMETHEUS_VERSION: &str = "2.53.0";
 
-fn limit_number(r: &ApiRequest) -> Result<Option<usize>, ApiError> {
-    let v = r.params.get("limit");
-    if v.is_empty() {
-        return Ok(None);
-    }
-    match v.parse::<i64>() {
-        Ok(n) if n < 0 => Ok(None),
-        Ok(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-        Err(_) => Err(ApiError::bad_data("limit must be a number")),
-    }
+/// `GET /api/v1/metadata`: metric metadata from the scrapes.
+pub fn metadata(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
+    super::targets::metadata(s, db, r)
 }
 
-/// `GET /api/v1/metadata`: `{}` (metadata comes from scrapes, which are not built yet).
-pub fn metadata(_s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
-    limit_number(r)?;
-    ApiOk::data(Json::Obj(Vec::new()))
+/// `GET /api/v1/targets`: the scrape targets.
+pub fn targets(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
+    super::targets::targets(s, db, r)
 }
 
-/// `GET /api/v1/targets`: no targets yet.
-pub fn targets(_s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
-    let _ = r;
-    ApiOk::data(Json::obj(vec![("activeTargets", Json::Arr(vec![])), ("droppedTargets", Json::Arr(vec![]))]))
-}
-
-/// `GET /api/v1/targets/metadata`: `[]`.
-pub fn target_metadata(_s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
-    limit_number(r)?;
-    let mt = r.params.get("match_target");
-    if !mt.is_empty() {
-        super::params::parse_metric_selector(mt).map_err(|e| ApiError::invalid_param("match_target", e))?;
-    }
-    ApiOk::data(Json::Arr(Vec::new()))
+/// `GET /api/v1/targets/metadata`: metadata per target.
+pub fn target_metadata(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
+    super::targets::target_metadata(s, db, r)
 }
 
 /// `GET /api/v1/rules`: no rule groups yet; `type` is validated as Prometheus does.
@@ -70,9 +52,12 @@ pub fn alertmanagers(_s: &AppState, _db: &Db, _r: &ApiRequest) -> Result<ApiOk, 
     ]))
 }
 
-/// `GET /api/v1/status/config`: the configuration's text.
+/// `GET /api/v1/status/config`: the text of the configuration in force (the built-in one's
+/// when no file was given).
 pub fn config(s: &AppState, _db: &Db, _r: &ApiRequest) -> Result<ApiOk, ApiError> {
-    ApiOk::data(Json::obj(vec![("yaml", Json::str(&s.shared().opts.config_yaml))]))
+    let cfg = s.config();
+    let text = if cfg.original.is_empty() { s.shared().opts.config_yaml.as_str() } else { cfg.original.as_str() };
+    ApiOk::data(Json::obj(vec![("yaml", Json::str(text))]))
 }
 
 /// `GET /api/v1/status/flags`: every flag, values as strings.
@@ -118,11 +103,12 @@ pub fn runtime_info(s: &AppState, db: &Db, _r: &ApiRequest) -> Result<ApiOk, Api
     let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let corruptions = db.metrics().wal_corruptions.load(std::sync::atomic::Ordering::Relaxed);
+    let (reload_ok, last_config) = s.reload_status();
     ApiOk::data(Json::obj(vec![
         ("startTime", Json::str(rfc3339(sh.started))),
         ("CWD", Json::str(cwd)),
-        ("reloadConfigSuccess", Json::Bool(true)),
-        ("lastConfigTime", Json::str(rfc3339(sh.started))),
+        ("reloadConfigSuccess", Json::Bool(reload_ok)),
+        ("lastConfigTime", Json::str(rfc3339(last_config))),
         ("corruptionCount", Json::int(corruptions)),
         ("goroutineCount", Json::int(0u8)),
         ("GOMAXPROCS", Json::int(threads as u64)),

@@ -11,6 +11,8 @@ mod promql_engine;
 mod read_client;
 mod relabel_diff;
 mod remote;
+mod scrape;
+mod scrape_diff;
 mod tsdb;
 mod web;
 mod webconfig;
