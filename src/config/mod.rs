@@ -18,12 +18,12 @@
 //! Internals: `raw` (serde structs mirroring the file), `convert` (defaults and validation
 //! into the public types, with `client`, `sd` and `remote` for those sections), `paths`.
 
-pub mod redact;
 mod client;
 mod convert;
 pub mod http;
 mod paths;
 mod raw;
+pub mod redact;
 mod remote;
 mod sd;
 

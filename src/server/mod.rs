@@ -14,6 +14,7 @@ pub mod units;
 
 use crate::config::Config;
 use crate::promql::engine::EngineOptions;
+use crate::remote::sender::{encode, storage::WriteStorage};
 use crate::scrape::Manager;
 use crate::tsdb::{Db, Options};
 use crate::web::webconfig::WebConfig;
@@ -128,6 +129,7 @@ pub async fn run(
     let opener = {
         let state = state.clone();
         let (dir, tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        let dir2 = dir.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let res = tokio::task::spawn_blocking(move || Db::open(&dir, tsdb)).await;
@@ -146,6 +148,13 @@ pub async fn run(
                     state.set_scrape(manager.clone());
                     if let Err(e) = manager.apply_config(state.config()).await {
                         tracing::error!(error = %e, "applying the scrape configuration failed");
+                        state.set_reload_result(false);
+                    }
+                    let rw = WriteStorage::new(dir2, tokio::runtime::Handle::current(), encode::for_config);
+                    let rw = Arc::new(tokio::sync::Mutex::new(rw));
+                    state.set_remote_write(rw.clone());
+                    if let Err(e) = apply_remote(&state, &state.config()).await {
+                        tracing::error!(error = %e, "applying the remote storage configuration failed");
                         state.set_reload_result(false);
                     }
                     return;
@@ -227,6 +236,11 @@ pub async fn run(
     if let Some(m) = state.scrape() {
         m.stop().await;
     }
+    // Remote-write queues flush what they hold (bounded by their deadline) and save their
+    // WAL positions before the database closes.
+    if let Some(rw) = state.remote_write() {
+        rw.lock().await.stop().await;
+    }
     if let Some(db) = state.take_db() {
         drop(state);
         close_db(db, opts.shutdown_grace).await?;
@@ -278,9 +292,30 @@ async fn reload_inner(state: &AppState, file: Option<&Path>) -> Result<(), Strin
     };
     state.set_config(cfg.clone());
     if let Some(m) = state.scrape() {
-        m.apply_config(cfg).await.map_err(|e| e.to_string())?;
+        m.apply_config(cfg.clone()).await.map_err(|e| e.to_string())?;
     }
-    Ok(())
+    apply_remote(state, &cfg).await
+}
+
+/// Applies `remote_write` (queues started, kept or stopped) and `remote_read` (clients
+/// rebuilt) from `cfg`.
+async fn apply_remote(state: &AppState, cfg: &crate::config::Config) -> Result<(), String> {
+    let rt = tokio::runtime::Handle::current();
+    let mut readers = Vec::new();
+    let mut errors = Vec::new();
+    for rr in &cfg.remote_read {
+        match crate::remote::read_client::ReadClient::with_policy(rr, &cfg.global.external_labels, rt.clone()) {
+            Ok(r) => readers.push(r),
+            Err(e) => errors.push(format!("remote_read {}: {e}", rr.url)),
+        }
+    }
+    state.set_remote_read(readers);
+    if let Some(rw) = state.remote_write()
+        && let Err(e) = rw.lock().await.apply_config(cfg).await
+    {
+        errors.push(e);
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
 }
 
 /// Closes `db` once the blocking tasks still holding it (queries past the grace period)

@@ -105,6 +105,18 @@ fn query_data(res: QueryResult, limit: Option<usize>) -> Result<ApiOk, ApiError>
     Ok(ApiOk::Data { data: Json::Raw(out), warnings, infos: res.annotations.infos() })
 }
 
+/// Local storage plus the configured `remote_read` endpoints.
+fn fanout<'a>(db: &'a Db, remotes: &'a RemoteReaders) -> crate::remote::fanout::Fanout<'a, Db> {
+    // The oldest sample held locally: the first block's start, else the head's.
+    let local_start = db.blocks().iter().map(|b| b.min_time).min().or_else(|| {
+        let t = db.head().min_time();
+        (t != i64::MAX).then_some(t)
+    });
+    crate::remote::fanout::Fanout { local: db, local_start, remotes }
+}
+
+type RemoteReaders = Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>;
+
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`, `lookback_delta`,
 /// `limit`.
 pub fn query(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
@@ -112,7 +124,13 @@ pub fn query(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
     let t = r.params.time_or("time", now)?;
     let limit = r.params.limit()?;
     let engine = request_engine(s, r)?;
-    let res = engine.instant(db, r.params.get("query"), t).map_err(query_error)?;
+    let remotes = s.remote_read();
+    let res = if remotes.is_empty() {
+        engine.instant(db, r.params.get("query"), t)
+    } else {
+        engine.instant(&fanout(db, &remotes), r.params.get("query"), t)
+    }
+    .map_err(query_error)?;
     query_data(res, limit)
 }
 
@@ -140,7 +158,13 @@ pub fn query_range(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiEr
     }
     let limit = p.limit()?;
     let engine = request_engine(s, r)?;
-    let res = engine.range(db, p.get("query"), start, end, step).map_err(query_error)?;
+    let remotes = s.remote_read();
+    let res = if remotes.is_empty() {
+        engine.range(db, p.get("query"), start, end, step)
+    } else {
+        engine.range(&fanout(db, &remotes), p.get("query"), start, end, step)
+    }
+    .map_err(query_error)?;
     query_data(res, limit)
 }
 

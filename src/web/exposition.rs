@@ -207,6 +207,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         db.metrics().render(&mut out);
     }
     crate::remote::metrics().render(&mut out);
+    if let Some(rw) = s.remote_write() {
+        rw.lock().await.render_metrics(&mut out);
+    }
     let version = env!("CARGO_PKG_VERSION");
     family(&mut out, "cairn_build_info", "gauge", "Cairn's version, as a label on a constant 1.");
     let _ = writeln!(out, "cairn_build_info{{version=\"{version}\"}} 1");

@@ -120,6 +120,12 @@ pub struct Shared {
     http_requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// The scrape manager, once storage is open.
     scrape: OnceLock<Arc<Manager>>,
+    /// The remote-write queues, once storage is open.
+    remote_write: OnceLock<Arc<tokio::sync::Mutex<crate::remote::sender::storage::WriteStorage>>>,
+    /// The `remote_read` endpoints of the configuration in force, with their policies.
+    remote_read: parking_lot::RwLock<
+        Arc<Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>>,
+    >,
     /// The configuration in force (`/api/v1/status/config`).
     config: arc_swap::ArcSwap<Config>,
     /// Whether the last reload succeeded, and when one last did.
@@ -144,6 +150,8 @@ impl AppState {
             queries: Semaphore::new(permits),
             http_requests: Mutex::new(BTreeMap::new()),
             scrape: OnceLock::new(),
+            remote_write: OnceLock::new(),
+            remote_read: parking_lot::RwLock::new(Arc::new(Vec::new())),
             config: arc_swap::ArcSwap::from_pointee(Config::default()),
             reload_status: Mutex::new((true, now)),
             reload_tx,
@@ -159,6 +167,31 @@ impl AppState {
     /// The scrape manager, once running.
     pub fn scrape(&self) -> Option<Arc<Manager>> {
         self.0.scrape.get().cloned()
+    }
+
+    /// Hands the remote-write queues over (once).
+    pub fn set_remote_write(&self, w: Arc<tokio::sync::Mutex<crate::remote::sender::storage::WriteStorage>>) {
+        let _ = self.0.remote_write.set(w);
+    }
+
+    /// The remote-write queues, once running.
+    pub fn remote_write(&self) -> Option<Arc<tokio::sync::Mutex<crate::remote::sender::storage::WriteStorage>>> {
+        self.0.remote_write.get().cloned()
+    }
+
+    /// Replaces the `remote_read` endpoints (on start and reload).
+    pub fn set_remote_read(
+        &self,
+        r: Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>,
+    ) {
+        *self.0.remote_read.write() = Arc::new(r);
+    }
+
+    /// The `remote_read` endpoints in force.
+    pub fn remote_read(
+        &self,
+    ) -> Arc<Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>> {
+        self.0.remote_read.read().clone()
     }
 
     /// Sets the configuration in force.

@@ -57,7 +57,8 @@ pub fn alertmanagers(_s: &AppState, _db: &Db, _r: &ApiRequest) -> Result<ApiOk, 
 pub fn config(s: &AppState, _db: &Db, _r: &ApiRequest) -> Result<ApiOk, ApiError> {
     let cfg = s.config();
     let text = if cfg.original.is_empty() { s.shared().opts.config_yaml.as_str() } else { cfg.original.as_str() };
-    ApiOk::data(Json::obj(vec![("yaml", Json::str(text))]))
+    // Secrets never leave the process: Prometheus renders them as `<secret>`.
+    ApiOk::data(Json::obj(vec![("yaml", Json::str(crate::config::redact::redact(text)))]))
 }
 
 /// `GET /api/v1/status/flags`: every flag, values as strings.
