@@ -31,6 +31,9 @@ pub struct ReadPolicy {
     pub filter_external_labels: bool,
 }
 
+/// Remote sources with their policies, as the server keeps them.
+pub type RemoteReaders = Vec<(ReadPolicy, Box<dyn RemoteSource>)>;
+
 /// Local storage plus remote sources.
 pub struct Fanout<'a, L: Queryable> {
     /// Local storage.

@@ -8,6 +8,7 @@ use super::{ApiOk, ApiRequest, AppState, Kind, endpoint, status};
 use crate::model::Labels;
 use crate::promql::engine::{Engine, QueryError, QueryResult};
 use crate::promql::parse_expr;
+use crate::remote::fanout::RemoteReaders;
 use crate::tsdb::Db;
 use axum::Router;
 use axum::http::Method;
@@ -114,8 +115,6 @@ fn fanout<'a>(db: &'a Db, remotes: &'a RemoteReaders) -> crate::remote::fanout::
     });
     crate::remote::fanout::Fanout { local: db, local_start, remotes }
 }
-
-type RemoteReaders = Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>;
 
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`, `lookback_delta`,
 /// `limit`.

@@ -123,9 +123,7 @@ pub struct Shared {
     /// The remote-write queues, once storage is open.
     remote_write: OnceLock<Arc<tokio::sync::Mutex<crate::remote::sender::storage::WriteStorage>>>,
     /// The `remote_read` endpoints of the configuration in force, with their policies.
-    remote_read: parking_lot::RwLock<
-        Arc<Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>>,
-    >,
+    remote_read: parking_lot::RwLock<Arc<crate::remote::fanout::RemoteReaders>>,
     /// The configuration in force (`/api/v1/status/config`).
     config: arc_swap::ArcSwap<Config>,
     /// Whether the last reload succeeded, and when one last did.
@@ -180,17 +178,12 @@ impl AppState {
     }
 
     /// Replaces the `remote_read` endpoints (on start and reload).
-    pub fn set_remote_read(
-        &self,
-        r: Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>,
-    ) {
+    pub fn set_remote_read(&self, r: crate::remote::fanout::RemoteReaders) {
         *self.0.remote_read.write() = Arc::new(r);
     }
 
     /// The `remote_read` endpoints in force.
-    pub fn remote_read(
-        &self,
-    ) -> Arc<Vec<(crate::remote::fanout::ReadPolicy, Box<dyn crate::remote::fanout::RemoteSource>)>> {
+    pub fn remote_read(&self) -> Arc<crate::remote::fanout::RemoteReaders> {
         self.0.remote_read.read().clone()
     }
 

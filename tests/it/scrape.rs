@@ -341,7 +341,7 @@ fn reload_keeps_loops_and_refuses_bad_files() {
 }
 
 /// The pid of the cairn started in `dir` (the only process with that data directory).
-fn cairn_pid(dir: &Path) -> u32 {
+pub fn cairn_pid(dir: &Path) -> u32 {
     let needle = format!("--storage.tsdb.path={}", dir.join("cairn-data").display());
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
