@@ -6,8 +6,11 @@
 #   prometheus  prometheus + promtool 2.42 (tests/it/promql_diff.rs, tests/it/api_diff.rs,
 #               tests/it/scrape_diff.rs)
 #   prometheus-node-exporter  node_exporter 1.5, a real scrape target (tests/it/scrape_diff.rs)
+#   victoria-metrics  VictoriaMetrics 1.79, a remote-write target (tests/it/remote_write_out.rs)
+#   python3-prometheus-client  the Python client library, a second exposition producer and
+#               parser (tests/it/exposition.rs, run with /usr/bin/python3)
 set -euo pipefail
-PEERS=${CAIRN_PEERS-prometheus prometheus-node-exporter}
+PEERS=${CAIRN_PEERS-prometheus prometheus-node-exporter victoria-metrics python3-prometheus-client}
 missing=()
 for p in $PEERS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

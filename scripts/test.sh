@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The peers the tests compare against (Debian package names); override with CAIRN_PEERS.
-export CAIRN_PEERS=${CAIRN_PEERS-prometheus}
+export CAIRN_PEERS=${CAIRN_PEERS-prometheus prometheus-node-exporter victoria-metrics python3-prometheus-client}
 ./scripts/install-peers.sh
 cargo test --all-features --no-fail-fast
 # Benchmarks must keep compiling (fuzz targets: `cd fuzz && cargo fuzz build -s none`).
