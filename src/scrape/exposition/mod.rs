@@ -31,11 +31,15 @@
 //!   case); label values valid UTF-8; every NaN stored with Prometheus's normal NaN bits.
 //!   [`Parser::labels`] drops a label with an empty value together with every other label
 //!   of its name (as the scrape loop's label builder does), and refuses duplicate label names
-//!   (`__name__` included) and a series left without its name. A text-format series line indented by blanks is refused: 2.42
-//!   keeps the indentation in the metric name and then refuses that name.
+//!   (`__name__` included) and a series left without its name. A text-format series line
+//!   indented by blanks is refused: 2.42 keeps the indentation in the metric name and then
+//!   refuses that name.
 //!
-//! Differences from Prometheus, all deliberate: error messages always name the token really
-//! found (2.42 sometimes names the previous one); exemplar label values have their escapes
+//! `tests/it/exposition.rs` checks all of this against a real Prometheus 2.42 scrape loop,
+//! page by page. Differences from Prometheus, all deliberate: error messages take the shape
+//! of Prometheus 3's (`expected label value, got "'" ("INVALID") while parsing: "a{b='"`,
+//! naming the text really found, where 2.42 names only the token kind and sometimes the
+//! wrong one) and start with the line number; exemplar label values have their escapes
 //! resolved (2.42 keeps them raw); an exemplar with duplicate label names is dropped by
 //! [`Parser::exemplar`] rather than passed on to storage.
 
