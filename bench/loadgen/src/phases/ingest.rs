@@ -1,0 +1,190 @@
+//! Remote-write ingest at a fixed number of active series, at rising rates until the server
+//! falls behind; then the restart (WAL replay) time.
+//!
+//! One run, on a fresh server: a warm-up round creates every series (one sample each, sent as
+//! fast as the server takes it, not measured); then rate steps of `ingest_step` each, the
+//! rate multiplied by `ingest_factor` after every step the server kept up with, until one it
+//! did not (then one more step halfway, geometrically, between the two) or the maximum rate.
+//! A step *kept up* when every sample was accepted and the last answer came no later than
+//! 10 % (plus 0.25 s) after the step's scheduled end. The sample stream is continuous across
+//! steps: every step carries on where the previous stopped, at 15 s per round of virtual time,
+//! starting 24 hours ago.
+//!
+//! Figures: the highest accepted samples/s of a step that kept up; CPU seconds per million
+//! samples over the steps that kept up; the peak RSS at the end; and, after stopping the
+//! server with SIGTERM, the time from starting it again to ready. Before the restart the run
+//! checks that the server holds every series (`count({job="bench"})`), else the figures are
+//! reported as invalid.
+
+use super::{Ctx, Figure, count, log, now_ms, probe_write, rate_text};
+use crate::encoder::Stream;
+use crate::sender::send;
+use crate::series::{INTERVAL_MS, JOB, Workload};
+use crate::system::SystemKind;
+use std::path::Path;
+use std::time::Duration;
+
+/// The figures of one ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestResult {
+    /// Highest sustained samples/s, and whether the ladder's top was reached (a lower bound).
+    pub max_rate: Result<(f64, bool), String>,
+    /// CPU seconds per million samples over the sustained steps.
+    pub cpu_per_million: Figure,
+    /// Peak resident set size, bytes.
+    pub rss_peak: Figure,
+    /// Seconds from start to ready after the ingest.
+    pub restart: Figure,
+}
+
+impl IngestResult {
+    fn all_na(why: &str) -> IngestResult {
+        IngestResult {
+            max_rate: Err(why.to_string()),
+            cpu_per_million: Err(why.to_string()),
+            rss_peak: Err(why.to_string()),
+            restart: Err(why.to_string()),
+        }
+    }
+}
+
+/// Runs one ingest at `series` active series against `kind`.
+pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> IngestResult {
+    let (data, log_path) = ctx.paths(kind, &format!("ingest-{series}"));
+    let server = match ctx.start(kind, binary, &data, None, &log_path).await {
+        Ok(s) => s,
+        Err(e) => return IngestResult::all_na(&e),
+    };
+    if let Err(e) = probe_write(ctx, &server).await {
+        log(format!("{}: {e}", kind.name()));
+        ctx.finish(server);
+        return IngestResult::all_na(&e);
+    }
+    let cfg = &ctx.cfg;
+    let url = server.url("/api/v1/write");
+    // Virtual time starts 24 hours ago on a whole interval, and must stay in the past.
+    let t0 = (now_ms() - 24 * 3_600_000).div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let mut stream = Stream::new(Workload::new(series), t0, cfg.seed, 1, cfg.batch, cfg.shards);
+
+    // Warm-up: every series once.
+    let bodies = stream.take(series as u64);
+    let rep = send(&ctx.write_client, &url, bodies, None, Duration::from_secs(600)).await;
+    log(format!(
+        "{} ingest {series}: warm-up round (series creation) {} samples at {}/s",
+        kind.name(),
+        rep.samples_ok,
+        rate_text(rep.rate())
+    ));
+    if rep.samples_ok != series as u64 {
+        let why = format!("warm-up rejected: {}", rep.first_error.unwrap_or_else(|| "samples not accepted".into()));
+        ctx.finish(server);
+        return IngestResult::all_na(&why);
+    }
+
+    let step = cfg.ingest_step.as_secs_f64();
+    let mut rate = cfg.ingest_start_rate;
+    let (mut best, mut cpu, mut samples) = (None::<f64>, 0.0, 0u64);
+    let mut last_pass: Option<f64> = None;
+    let mut refining = false;
+    let mut hit_cap = false;
+    loop {
+        let n = ((rate * step) as u64).max(u64::from(cfg.batch));
+        // Stop before virtual time would pass the present.
+        let rounds_after = (stream.samples_taken() + n).div_ceil(series as u64);
+        if t0 + rounds_after as i64 * INTERVAL_MS > now_ms() - 60_000 {
+            log(format!("{} ingest {series}: the stream reached the present; stopping the ladder", kind.name()));
+            hit_cap = true;
+            break;
+        }
+        let bodies = stream.take(n);
+        let before = server.sample();
+        let rep = send(&ctx.write_client, &url, bodies, Some(rate), Duration::from_secs_f64(step * 3.0 + 5.0)).await;
+        let after = server.sample();
+        let used = match (before, after) {
+            (Ok(a), Ok(b)) => b.cpu_secs - a.cpu_secs,
+            _ => f64::NAN,
+        };
+        let on_time = rep.elapsed.as_secs_f64() <= step * 1.1 + 0.25;
+        let kept_up = on_time && rep.samples_failed == 0 && rep.samples_unsent == 0;
+        log(format!(
+            "{} ingest {series}: step {}/s → {}/s accepted in {:.1}s, CPU {used:.1}s, {} retries{}{}",
+            kind.name(),
+            rate_text(rate),
+            rate_text(rep.rate()),
+            rep.elapsed.as_secs_f64(),
+            rep.retries,
+            if kept_up { ", kept up" } else { ", fell behind" },
+            rep.first_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+        ));
+        if kept_up {
+            best = Some(best.map_or(rep.rate(), |b: f64| b.max(rep.rate())));
+            cpu += used;
+            samples += rep.samples_ok;
+            last_pass = Some(rate);
+        }
+        if refining {
+            break;
+        }
+        if kept_up {
+            if rate >= cfg.ingest_max_rate {
+                hit_cap = true;
+                break;
+            }
+            rate = (rate * cfg.ingest_factor).min(cfg.ingest_max_rate);
+        } else {
+            // One more step between the last rate it kept up with and this one.
+            match last_pass {
+                Some(p) => {
+                    rate = (p * rate).sqrt();
+                    refining = true;
+                }
+                None => break,
+            }
+        }
+    }
+
+    let rss = server.sample().map(|s| s.rss_peak as f64).map_err(|e| e.to_string());
+    // Every series must be there at the last timestamp written.
+    let t_last = stream.last_timestamp().unwrap_or(t0) + 1000;
+    let stored = count(ctx, &server, &format!("{{job=\"{JOB}\"}}"), t_last).await;
+    let invalid = match &stored {
+        Ok(c) if *c == series as u64 => None,
+        Ok(c) => Some(format!("invalid: {c} of {series} series stored")),
+        Err(e) => Some(format!("invalid: {e}")),
+    };
+    if let Some(why) = &invalid {
+        log(format!("{} ingest {series}: {why}", kind.name()));
+    }
+
+    // Restart: stop cleanly, start on the same data, time to ready.
+    let (clean, took) = server.stop(super::STOP_LIMIT);
+    log(format!("{} ingest {series}: stopped in {took:.1?}{}", kind.name(), if clean { "" } else { " (killed)" }));
+    let restart = match ctx.start(kind, binary, &data, None, &log_path).await {
+        Ok(s) => {
+            let t = s.started.elapsed().as_secs_f64();
+            log(format!("{} ingest {series}: ready {t:.2}s after restart", kind.name()));
+            ctx.finish(s);
+            Ok(t)
+        }
+        Err(e) => {
+            ctx.discard(&data);
+            Err(e)
+        }
+    };
+
+    let max_rate = match best {
+        Some(b) => Ok((b, hit_cap)),
+        None => Err(format!("fell behind at {}/s", rate_text(cfg.ingest_start_rate))),
+    };
+    let cpu_per_million = if samples > 0 && cpu.is_finite() {
+        Ok(cpu / samples as f64 * 1e6)
+    } else {
+        Err("no step kept up".to_string())
+    };
+    match invalid {
+        Some(why) => {
+            IngestResult { max_rate: Err(why.clone()), cpu_per_million: Err(why.clone()), rss_peak: Err(why), restart }
+        }
+        None => IngestResult { max_rate, cpu_per_million, rss_peak: rss, restart },
+    }
+}
