@@ -76,7 +76,8 @@ struct ServerFlags {
     /// Enable API endpoints for admin control actions (/api/v1/admin/*).
     #[arg(long = "web.enable-admin-api")]
     enable_admin_api: bool,
-    /// Enable the remote write receiver (accepted; the receiver is not built yet).
+    /// Accepted for compatibility: the remote write receiver (/api/v1/write, also
+    /// /api/v1/otlp/v1/metrics) is always on in Cairn.
     #[arg(long = "web.enable-remote-write-receiver")]
     enable_remote_write_receiver: bool,
     /// Path to a web configuration file that can enable TLS, basic auth and extra response

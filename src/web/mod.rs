@@ -49,7 +49,8 @@ pub struct WebOptions {
     pub enable_lifecycle: bool,
     /// `--web.enable-admin-api`: allow `/api/v1/admin/*`.
     pub enable_admin_api: bool,
-    /// `--web.enable-remote-write-receiver` (accepted; the receiver is not built yet).
+    /// `--web.enable-remote-write-receiver` (accepted for compatibility: the remote write,
+    /// OTLP and remote read endpoints are always on).
     pub enable_remote_write_receiver: bool,
     /// Largest request body accepted (bytes); larger bodies get 413.
     pub max_body_bytes: usize,
@@ -171,7 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/-/quit", on(post_put(), quit))
         .route("/metrics", get(exposition::metrics))
         .route("/federate", get(exposition::federate))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().merge(crate::remote::http::routes()))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))

@@ -1,0 +1,317 @@
+//! The remote-write receiver's semantics, independent of HTTP: decoded requests in, one
+//! appender per request, a typed outcome out. The status codes follow Prometheus's
+//! `storage/remote/write_handler.go`:
+//!
+//! - **Remote write 1.0** ([`write_v1`]): the first sample refused as out of order, out of
+//!   bounds (including more than 10 minutes in the future), too old or a duplicate rolls the
+//!   whole request back and answers 400 with the storage error's text, as Prometheus does
+//!   (its 1.0 path has no partial writes). A series with invalid labels (no or empty
+//!   `__name__`, an empty or duplicate label name) is skipped and counted; Prometheus answers
+//!   204 there and notes that the 1.0 spec wants a 400, so Cairn writes the rest and answers
+//!   400 naming the series. Exemplars are counted (there is no exemplar storage yet), native
+//!   histograms are counted as unsupported, metadata is kept in the [`MetadataStore`].
+//! - **Remote write 2.0** ([`write_v2`]): partial writes. Invalid series and refused samples
+//!   are skipped and listed; the rest is committed and the answer is 400 with the list, or 204
+//!   when nothing was refused. The written counts go back in the
+//!   `X-Prometheus-Remote-Write-*-Written` headers. `created_timestamp` is accepted and ignored
+//!   (Prometheus ingests it only behind a feature flag).
+//! - Storage failures (the WAL) roll back and answer 500, which senders retry.
+//!
+//! [`MetadataStore`]: super::metadata::MetadataStore
+
+use super::Remote;
+use super::metadata::{MetricMetadata, MetricType};
+use super::metrics::{Protocol, Reason};
+use super::pb::prometheus as pb;
+use super::pb::write_v2;
+use crate::model::{Label, Labels, LabelsError, METRIC_NAME};
+use crate::tsdb::{AppendError, Appender, Db};
+use std::fmt::Write as _;
+
+/// Why a write was not (fully) accepted; each variant fixes the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The body or some of its data is invalid: 400, not retried (parts may be written).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The storage failed: 500, retried by the sender; nothing was written.
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl WriteError {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        match self {
+            WriteError::BadRequest(_) => 400,
+            WriteError::Storage(_) => 500,
+        }
+    }
+}
+
+/// What a request wrote (remote write 2.0 reports it in response headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Float samples written.
+    pub samples: u64,
+    /// Native histogram samples written (always 0: not supported yet).
+    pub histograms: u64,
+    /// Exemplars written (always 0: no exemplar storage yet).
+    pub exemplars: u64,
+}
+
+/// How an append refusal counts and reads.
+pub(crate) fn refusal(e: &AppendError) -> Option<Reason> {
+    match e {
+        AppendError::OutOfOrder => Some(Reason::OutOfOrder),
+        AppendError::OutOfBounds => Some(Reason::OutOfBounds),
+        AppendError::TooOld => Some(Reason::TooOld),
+        AppendError::DuplicateTimestamp => Some(Reason::DuplicateTimestamp),
+        AppendError::InvalidLabels(_) => Some(Reason::InvalidLabels),
+        _ => None,
+    }
+}
+
+/// An append refusal, or the future-timestamp check Prometheus's receiver adds.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Refused by the storage (or too far ahead, as out of bounds).
+    Sample(Reason, String),
+    /// Anything else: a storage failure.
+    Internal(String),
+}
+
+/// Appends one series' samples through `app`, caching the series reference. Calls `on_err`
+/// for every refused sample; stops and returns the error when `on_err` says so.
+pub(crate) fn append_series(
+    app: &mut Appender,
+    labels: &Labels,
+    samples: impl IntoIterator<Item = (i64, f64)>,
+    max_t: i64,
+    mut on_err: impl FnMut(Refused) -> Result<(), Refused>,
+) -> Result<u64, Refused> {
+    let mut series_ref: Option<u64> = None;
+    let mut written = 0u64;
+    for (t, v) in samples {
+        if t > max_t {
+            on_err(Refused::Sample(Reason::OutOfBounds, "out of bounds: timestamp is too far in the future".into()))?;
+            continue;
+        }
+        let r = match series_ref {
+            Some(r) => match app.append_ref(r, t, v) {
+                // The series went away under us (head truncation): look it up again.
+                Err(AppendError::UnknownRef(_)) => app.append(labels, t, v),
+                other => other,
+            },
+            None => app.append(labels, t, v),
+        };
+        match r {
+            Ok(r) => {
+                series_ref = Some(r);
+                written += 1;
+            }
+            Err(e) => match refusal(&e) {
+                Some(reason) => on_err(Refused::Sample(reason, e.to_string()))?,
+                None => on_err(Refused::Internal(e.to_string()))?,
+            },
+        }
+    }
+    Ok(written)
+}
+
+/// Renders possibly-invalid label pairs as Prometheus prints label sets.
+fn fmt_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut s = String::from("{");
+    for (i, (n, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "{n}={v:?}");
+    }
+    s.push('}');
+    s
+}
+
+/// Builds a validated label set, or the message Prometheus gives for an invalid one.
+pub(crate) fn validated_labels(pairs: Vec<Label>) -> Result<Labels, String> {
+    let shown = || fmt_pairs(pairs.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+    let has_name = pairs.iter().any(|l| l.name == METRIC_NAME && !l.value.is_empty());
+    if !has_name || pairs.iter().any(|l| l.name.is_empty()) {
+        return Err(format!("invalid metric name or labels, got {}", shown()));
+    }
+    let msg = shown();
+    match Labels::new(pairs) {
+        Ok(l) => Ok(l),
+        Err(LabelsError::DuplicateName(d)) => Err(format!("invalid labels for series, labels {msg}, duplicated label {d}")),
+        Err(_) => Err(format!("invalid metric name or labels, got {msg}")),
+    }
+}
+
+/// Joins error messages as Go's `errors.Join` does (one per line), listing at most `max`.
+pub(crate) fn join_errors(errs: &[String], max: usize) -> String {
+    let mut out = errs.iter().take(max.max(1)).cloned().collect::<Vec<_>>().join("\n");
+    if errs.len() > max.max(1) {
+        let _ = write!(out, "\n(and {} more errors)", errs.len() - max.max(1));
+    }
+    out
+}
+
+fn v1_metadata(remote: &Remote, md: pb::MetricMetadata) {
+    let entry = MetricMetadata { kind: MetricType::from_proto(md.r#type), help: md.help, unit: md.unit };
+    remote.metadata.update(&md.metric_family_name, entry);
+}
+
+/// Writes a remote write 1.0 request (see the module docs for the semantics).
+pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) -> Result<WriteStats, WriteError> {
+    let p = Protocol::V1;
+    let m = &remote.metrics;
+    let total: usize = req.timeseries.iter().map(|ts| ts.samples.len()).sum();
+    m.received(p, total);
+    m.metadata(p, req.metadata.len());
+    for md in req.metadata {
+        v1_metadata(remote, md);
+    }
+    let max_t = now_ms.saturating_add(remote.opts.max_ahead_ms);
+    let mut app = db.appender();
+    let mut invalid = Vec::new();
+    let mut invalid_samples = 0usize;
+    let mut written = 0u64;
+    for ts in req.timeseries {
+        m.exemplars(p, ts.exemplars.len());
+        m.histograms(p, ts.histograms.len());
+        let pairs = ts.labels.into_iter().map(|l| Label { name: l.name, value: l.value }).collect();
+        let labels = match validated_labels(pairs) {
+            Ok(l) => l,
+            Err(msg) => {
+                invalid_samples += ts.samples.len();
+                invalid.push(msg);
+                continue;
+            }
+        };
+        let samples = ts.samples.iter().map(|s| (s.timestamp, s.value));
+        match append_series(&mut app, &labels, samples, max_t, Err) {
+            Ok(n) => written += n,
+            Err(refused) => {
+                app.rollback();
+                m.rejected(p, Reason::InvalidLabels, invalid_samples);
+                return Err(match refused {
+                    Refused::Sample(reason, msg) => {
+                        m.rejected(p, reason, 1);
+                        m.rejected(p, Reason::RolledBack, total.saturating_sub(invalid_samples + 1));
+                        WriteError::BadRequest(msg)
+                    }
+                    Refused::Internal(msg) => {
+                        m.rejected(p, Reason::RolledBack, total.saturating_sub(invalid_samples));
+                        WriteError::Storage(msg)
+                    }
+                });
+            }
+        }
+    }
+    m.rejected(p, Reason::InvalidLabels, invalid_samples);
+    if let Err(e) = app.commit() {
+        m.rejected(p, Reason::RolledBack, written as usize);
+        return Err(WriteError::Storage(e.to_string()));
+    }
+    m.written(p, written as usize);
+    if !invalid.is_empty() {
+        return Err(WriteError::BadRequest(join_errors(&invalid, remote.opts.max_listed_errors)));
+    }
+    Ok(WriteStats { samples: written, ..WriteStats::default() })
+}
+
+/// The label set of a 2.0 series from its symbol references.
+fn labels_v2(symbols: &[String], refs: &[u32]) -> Result<Labels, String> {
+    if !refs.len().is_multiple_of(2) {
+        return Err(format!("invalid labels_refs: odd length {}", refs.len()));
+    }
+    let sym = |r: u32| {
+        symbols
+            .get(r as usize)
+            .ok_or_else(|| format!("invalid labels_refs: symbol reference {r} out of range ({} symbols)", symbols.len()))
+    };
+    let mut pairs = Vec::with_capacity(refs.len() / 2);
+    for pair in refs.chunks_exact(2) {
+        pairs.push(Label { name: sym(pair[0])?.clone(), value: sym(pair[1])?.clone() });
+    }
+    validated_labels(pairs)
+}
+
+fn v2_metadata(remote: &Remote, symbols: &[String], labels: &Labels, md: &write_v2::Metadata) -> Result<(), String> {
+    let sym = |r: u32| {
+        symbols.get(r as usize).ok_or_else(|| format!("invalid metadata: symbol reference {r} out of range"))
+    };
+    let (help, unit) = (sym(md.help_ref)?, sym(md.unit_ref)?);
+    let kind = MetricType::from_proto(md.r#type);
+    if kind == MetricType::Unknown && help.is_empty() && unit.is_empty() {
+        return Ok(());
+    }
+    let name = labels.metric_name().unwrap_or_default();
+    remote.metadata.update(name, MetricMetadata { kind, help: help.clone(), unit: unit.clone() });
+    Ok(())
+}
+
+/// Writes a remote write 2.0 request (see the module docs for the semantics). The stats are
+/// those of what was written, also when an error is returned.
+pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -> (WriteStats, Option<WriteError>) {
+    let p = Protocol::V2;
+    let m = &remote.metrics;
+    let max_t = now_ms.saturating_add(remote.opts.max_ahead_ms);
+    let mut app = db.appender();
+    let mut bad: Vec<String> = Vec::new();
+    let mut stats = WriteStats::default();
+    for ts in &req.timeseries {
+        m.received(p, ts.samples.len());
+        m.exemplars(p, ts.exemplars.len());
+        m.histograms(p, ts.histograms.len());
+        let labels = match labels_v2(&req.symbols, &ts.labels_refs) {
+            Ok(l) => l,
+            Err(msg) => {
+                m.rejected(p, Reason::InvalidLabels, ts.samples.len());
+                bad.push(msg);
+                continue;
+            }
+        };
+        if let Some(md) = &ts.metadata {
+            m.metadata(p, 1);
+            if let Err(msg) = v2_metadata(remote, &req.symbols, &labels, md) {
+                bad.push(msg);
+            }
+        }
+        let samples = ts.samples.iter().map(|s| (s.timestamp, s.value));
+        let appended = append_series(&mut app, &labels, samples, max_t, |refused| match refused {
+            Refused::Sample(reason, msg) => {
+                m.rejected(p, reason, 1);
+                bad.push(format!("{msg} for series {labels}"));
+                Ok(())
+            }
+            internal => Err(internal),
+        });
+        match appended {
+            Ok(n) => stats.samples += n,
+            Err(refused) => {
+                // Storage is not idempotent: a retryable failure must leave nothing behind.
+                app.rollback();
+                m.rejected(p, Reason::RolledBack, stats.samples as usize);
+                let msg = match refused {
+                    Refused::Sample(_, msg) | Refused::Internal(msg) => msg,
+                };
+                return (WriteStats::default(), Some(WriteError::Storage(msg)));
+            }
+        }
+    }
+    if let Err(e) = app.commit() {
+        m.rejected(p, Reason::RolledBack, stats.samples as usize);
+        return (WriteStats::default(), Some(WriteError::Storage(e.to_string())));
+    }
+    m.written(p, stats.samples as usize);
+    if bad.is_empty() {
+        (stats, None)
+    } else {
+        (stats, Some(WriteError::BadRequest(join_errors(&bad, remote.opts.max_listed_errors))))
+    }
+}
+
+#[cfg(test)]
+mod tests;
