@@ -56,6 +56,7 @@ Options (a preset value is overridden by an explicit option):
   --disk-series=N               series of the backfilled history (100000)
   --disk-hours=X                hours of history (2)
   --backfill-window=N           samples per series in each backfill TimeSeries (8)
+  --settle-secs=N               longest wait for the history to be persisted (420)
   --query-runs=N                timed runs per query after one warm-up (7)
   --out=DIR                     where results go (bench/results)
   --work-dir=DIR                where data directories go (system temp dir)
@@ -113,6 +114,8 @@ pub struct Config {
     pub backfill_window: usize,
     /// Timed runs per query.
     pub query_runs: usize,
+    /// How long the disk phase waits for a server to persist and compact the history.
+    pub settle_limit: Duration,
     /// Result directory.
     pub out: PathBuf,
     /// Parent of the data directories.
@@ -148,6 +151,7 @@ impl Config {
             disk_hours: 2.0,
             backfill_window: 8,
             query_runs: 7,
+            settle_limit: Duration::from_secs(420),
             out: PathBuf::from("bench/results"),
             work_dir: std::env::temp_dir(),
             keep: false,
@@ -169,6 +173,7 @@ impl Config {
             disk_series: 20_000,
             disk_hours: 1.0,
             query_runs: 3,
+            settle_limit: Duration::from_secs(150),
             ..Config::default_preset()
         }
     }
@@ -271,6 +276,9 @@ impl Config {
             }
             "--backfill-window" => {
                 self.backfill_window = count(value).filter(|w| *w <= 240).ok_or_else(|| bad("1..=240"))?;
+            }
+            "--settle-secs" => {
+                self.settle_limit = Duration::from_secs_f64(num(value).ok_or_else(|| bad("seconds > 0"))?);
             }
             "--query-runs" => self.query_runs = count(value).ok_or_else(|| bad("a positive integer"))?,
             "--out" => self.out = PathBuf::from(value),

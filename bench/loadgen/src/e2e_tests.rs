@@ -37,6 +37,7 @@ fn ctx(name: &str) -> Ctx {
         query_client: client(Duration::from_secs(60)).unwrap(),
         run_dir: dir,
         empty_config: empty,
+        run_start_ms: now_ms(),
     }
 }
 

@@ -286,6 +286,24 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// A short description of the answer's size: series and points, or strings.
+    pub fn size_text(&self) -> String {
+        match self {
+            Answer::Series(m) => format!("{} series, {} points", m.len(), m.values().map(Vec::len).sum::<usize>()),
+            Answer::Strings(s) => format!("{} strings", s.len()),
+        }
+    }
+
+    /// Whether the answer holds nothing.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Answer::Series(m) => m.is_empty(),
+            Answer::Strings(s) => s.is_empty(),
+        }
+    }
+}
+
 /// Whether two sample values agree: equal, both NaN, or within `rel` of the larger magnitude.
 pub fn values_agree(a: f64, b: f64, rel: f64) -> bool {
     if a == b || (a.is_nan() && b.is_nan()) {
@@ -446,6 +464,8 @@ mod tests {
         let scalar = json!({"resultType": "scalar", "result": [5, "3"]});
         assert!(matches!(Answer::from_data(Endpoint::Instant, &scalar).unwrap(), Answer::Series(_)));
 
+        assert_eq!(a.size_text(), "2 series, 3 points");
+        assert!(!a.is_empty() && Answer::Strings(BTreeSet::new()).is_empty());
         let l1 = Answer::from_data(Endpoint::Labels, &json!(["a", "b"])).unwrap();
         let l2 = Answer::from_data(Endpoint::Labels, &json!(["b", "a", "c"])).unwrap();
         assert_eq!(compare(&l1, &l2, 1e-6, 10), vec!["missing c".to_string()]);

@@ -1,7 +1,8 @@
 //! Disk: hours of history backfilled through remote write, bytes per sample once the server
 //! has persisted and compacted it; then the dashboard queries over that history.
 //!
-//! The history ends a minute ago and is sent oldest first, in chunks of 10 minutes of
+//! The history (the same for every system) ends five hours before the run started and is
+//! sent oldest first, in chunks of 10 minutes of
 //! virtual time (all shards finish a chunk before the next starts, so Prometheus's head
 //! window is never outrun). Every `TimeSeries` carries `backfill_window` consecutive samples.
 //!
@@ -15,11 +16,11 @@
 //! directories only (Prometheus and Cairn; VictoriaMetrics keeps no WAL, so both are its
 //! whole directory).
 
-use super::{Ctx, Figure, count, log, now_ms, probe_write, rate_text, self_metric};
+use super::{Ctx, Figure, count, log, probe_write, rate_text, self_metric};
 use crate::encoder::{ShardBodies, Stream, single_sample_body};
 use crate::procstat::{blocks_usage, dir_usage};
 use crate::queries::{self, Answer, QuerySpec, Window, query_set};
-use crate::sender::{SendReport, post, send};
+use crate::sender::{Outcome, SendReport, post, send};
 use crate::series::{INTERVAL_MS, JOB, Workload, timestamp};
 use crate::system::{Server, SystemKind};
 use std::path::Path;
@@ -27,6 +28,9 @@ use std::time::{Duration, Instant};
 
 /// Rounds per backfill chunk: 10 minutes of virtual time.
 const CHUNK_ROUNDS: u64 = 40;
+/// How far after the history the clock tick is: more than 1.5 block ranges (3 h), so the
+/// head's whole history is due for persistence.
+const CLOCK_AHEAD_MS: i64 = 5 * 3_600_000;
 
 /// The outcome of one query on one system.
 #[derive(Debug, Clone)]
@@ -77,7 +81,10 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, with_queries: bool)
     let rounds = (cfg.disk_hours * 3600.0 * 1000.0 / INTERVAL_MS as f64).round() as u64;
     // A whole number of windows, so every series has the same samples everywhere.
     let rounds = rounds.div_ceil(cfg.backfill_window as u64) * cfg.backfill_window as u64;
-    let end = (now_ms() - 60_000).div_euclid(60_000) * 60_000;
+    // The same history for every system: it ends five hours and a minute before the run
+    // started, so the clock tick five hours later is still in the past (Cairn, like newer
+    // Prometheus, refuses samples more than 10 minutes in the future).
+    let end = (ctx.run_start_ms - CLOCK_AHEAD_MS - 60_000).div_euclid(60_000) * 60_000;
     let t0 = end - rounds as i64 * INTERVAL_MS;
     let total = rounds * series as u64;
     log(format!(
@@ -188,9 +195,12 @@ async fn backfill(ctx: &Ctx, server: &Server, mut stream: Stream, rounds: u64) -
 async fn settle(ctx: &Ctx, server: &Server, last_ts: i64) {
     let t = Instant::now();
     let clock =
-        single_sample_body(&[("__name__", "cairn_bench_clock"), ("job", "clock")], last_ts + 5 * 3_600_000, 1.0);
-    let _ = post(&ctx.write_client, &server.url("/api/v1/write"), &clock).await;
-    let limit = Duration::from_secs(600);
+        single_sample_body(&[("__name__", "cairn_bench_clock"), ("job", "clock")], last_ts + CLOCK_AHEAD_MS, 1.0);
+    let (outcome, _) = post(&ctx.write_client, &server.url("/api/v1/write"), &clock).await;
+    if !matches!(outcome, Outcome::Accepted) {
+        log(format!("{}: the clock tick was not accepted: {outcome:?}", server.kind.name()));
+    }
+    let limit = ctx.cfg.settle_limit;
     if server.kind == SystemKind::VictoriaMetrics {
         let _ = ctx.client.get(server.url("/internal/force_flush")).send().await;
         let _ = ctx.client.get(server.url("/internal/force_merge")).send().await;
@@ -237,11 +247,12 @@ async fn run_query(ctx: &Ctx, server: &Server, q: &QuerySpec, w: &Window) -> Que
         Ok(t) => {
             let answer = Answer::from_data(q.endpoint, &t.answer);
             log(format!(
-                "{}: {:<40} median {:>9.1} ms, p90 {:>9.1} ms",
+                "{}: {:<40} median {:>9.1} ms, p90 {:>9.1} ms ({})",
                 server.kind.name(),
                 q.name,
                 t.median() * 1e3,
-                t.p90() * 1e3
+                t.p90() * 1e3,
+                answer.as_ref().map_or_else(|e| e.to_string(), Answer::size_text)
             ));
             match answer {
                 Ok(a) => QueryOutcome { timing: Ok((t.median(), t.p90())), answer: Some(a) },

@@ -22,7 +22,12 @@ use crate::sender::send;
 use crate::series::{INTERVAL_MS, JOB, Workload};
 use crate::system::SystemKind;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// This process's CPU seconds so far (NaN if `/proc` cannot be read).
+fn own_cpu() -> f64 {
+    crate::procstat::sample(std::process::id(), crate::procstat::clock_ticks()).map_or(f64::NAN, |s| s.cpu_secs)
+}
 
 /// The figures of one ingest run.
 #[derive(Debug, Clone)]
@@ -96,10 +101,14 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
             hit_cap = true;
             break;
         }
+        let enc = Instant::now();
         let bodies = stream.take(n);
+        let enc = enc.elapsed();
         let before = server.sample();
+        let own_before = own_cpu();
         let rep = send(&ctx.write_client, &url, bodies, Some(rate), Duration::from_secs_f64(step * 3.0 + 5.0)).await;
         let after = server.sample();
+        let own = own_cpu() - own_before;
         let used = match (before, after) {
             (Ok(a), Ok(b)) => b.cpu_secs - a.cpu_secs,
             _ => f64::NAN,
@@ -107,11 +116,12 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
         let on_time = rep.elapsed.as_secs_f64() <= step * 1.1 + 0.25;
         let kept_up = on_time && rep.samples_failed == 0 && rep.samples_unsent == 0;
         log(format!(
-            "{} ingest {series}: step {}/s → {}/s accepted in {:.1}s, CPU {used:.1}s, {} retries{}{}",
+            "{} ingest {series}: step {}/s → {}/s accepted in {:.1}s, CPU {used:.1}s (sender {own:.1}s, encoding {:.1}s before), {} retries{}{}",
             kind.name(),
             rate_text(rate),
             rate_text(rep.rate()),
             rep.elapsed.as_secs_f64(),
+            enc.as_secs_f64(),
             rep.retries,
             if kept_up { ", kept up" } else { ", fell behind" },
             rep.first_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()

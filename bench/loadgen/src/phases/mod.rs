@@ -50,6 +50,8 @@ pub struct Ctx {
     pub run_dir: PathBuf,
     /// A configuration file without scrape jobs.
     pub empty_config: PathBuf,
+    /// When the run started (Unix ms): the time base every system's history shares.
+    pub run_start_ms: i64,
 }
 
 /// How long a server may take to become ready (a large WAL replay can take minutes).
