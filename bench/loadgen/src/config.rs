@@ -45,19 +45,19 @@ Options (a preset value is overridden by an explicit option):
   --prometheus=PATH             (default: prometheus on PATH)
   --victoria-metrics=PATH       (default: victoria-metrics on PATH)
   --ingest-series=LIST          active series of the remote-write ingest runs (100000,1000000)
-  --ingest-step-secs=N          seconds per rate step (10)
+  --ingest-step-secs=N          seconds per rate step (8)
   --ingest-start-rate=N         first rate, samples/s (100000)
   --ingest-factor=X             rate multiplier between steps (2)
   --ingest-max-rate=N           highest rate tried, samples/s (3200000)
   --shards=N                    concurrent remote-write connections (8)
   --batch=N                     samples per remote-write request (2000)
   --scrape-series=N             series of the scrape targets, 1000 per target (100000)
-  --scrape-secs=N               seconds of scraping measured (120)
+  --scrape-secs=N               seconds of scraping measured (60)
   --disk-series=N               series of the backfilled history (100000)
   --disk-hours=X                hours of history (2)
   --backfill-window=N           samples per series in each backfill TimeSeries (8)
   --settle-secs=N               longest wait for the history to be persisted (420)
-  --query-runs=N                timed runs per query after one warm-up (7)
+  --query-runs=N                timed runs per query after one warm-up (5)
   --out=DIR                     where results go (bench/results)
   --work-dir=DIR                where data directories go (system temp dir)
   --keep                        keep data directories and logs
@@ -139,18 +139,18 @@ impl Config {
                 find_on_path("victoria-metrics"),
             ],
             ingest_series: vec![100_000, 1_000_000],
-            ingest_step: Duration::from_secs(10),
+            ingest_step: Duration::from_secs(8),
             ingest_start_rate: 100_000.0,
             ingest_factor: 2.0,
             ingest_max_rate: 3_200_000.0,
             shards: 8,
             batch: 2000,
             scrape_series: 100_000,
-            scrape_time: Duration::from_secs(120),
+            scrape_time: Duration::from_secs(60),
             disk_series: 100_000,
             disk_hours: 2.0,
             backfill_window: 8,
-            query_runs: 7,
+            query_runs: 5,
             settle_limit: Duration::from_secs(420),
             out: PathBuf::from("bench/results"),
             work_dir: std::env::temp_dir(),
@@ -164,13 +164,13 @@ impl Config {
         Config {
             preset: "quick",
             ingest_series: vec![20_000],
-            ingest_step: Duration::from_secs(4),
+            ingest_step: Duration::from_secs(3),
             ingest_start_rate: 50_000.0,
             ingest_factor: 2.0,
             ingest_max_rate: 1_600_000.0,
             scrape_series: 20_000,
-            scrape_time: Duration::from_secs(30),
-            disk_series: 20_000,
+            scrape_time: Duration::from_secs(20),
+            disk_series: 10_000,
             disk_hours: 1.0,
             query_runs: 3,
             settle_limit: Duration::from_secs(150),
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(q.preset, "quick");
         assert_eq!(q.scrape_time, Duration::from_secs(10));
         assert_eq!(q.ingest_series, [5000, 10_000]);
-        assert_eq!(q.disk_series, 20_000);
+        assert_eq!(q.disk_series, 10_000);
         let s = Config::parse(&args("--systems=victoria-metrics,cairn --phases=queries,ingest --keep")).unwrap();
         assert_eq!(s.systems, [SystemKind::Cairn, SystemKind::VictoriaMetrics]);
         assert_eq!(s.phases, [Phase::Ingest, Phase::Disk, Phase::Queries]);

@@ -31,6 +31,8 @@ const CHUNK_ROUNDS: u64 = 40;
 /// How far after the history the clock tick is: more than 1.5 block ranges (3 h), so the
 /// head's whole history is due for persistence.
 const CLOCK_AHEAD_MS: i64 = 5 * 3_600_000;
+/// How long the data directory's size must stay unchanged to count as settled.
+const STEADY: Duration = Duration::from_secs(6);
 
 /// The outcome of one query on one system.
 #[derive(Debug, Clone)]
@@ -217,7 +219,7 @@ async fn settle(ctx: &Ctx, server: &Server, last_ts: i64) {
             last_size = size;
             steady_since = Instant::now();
         }
-        if persisted && steady_since.elapsed() >= Duration::from_secs(10) {
+        if persisted && steady_since.elapsed() >= STEADY {
             log(format!("{}: history persisted and steady after {:.0?}", server.kind.name(), t.elapsed()));
             return;
         }

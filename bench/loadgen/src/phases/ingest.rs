@@ -5,6 +5,8 @@
 //! fast as the server takes it, not measured); then rate steps of `ingest_step` each, the
 //! rate multiplied by `ingest_factor` after every step the server kept up with, until one it
 //! did not (then one more step halfway, geometrically, between the two) or the maximum rate.
+//! When the first step already falls behind, the rate is divided by the factor instead, up to
+//! three times, until a step keeps up.
 //! A step *kept up* when every sample was accepted and the last answer came no later than
 //! 10 % (plus 0.25 s) after the step's scheduled end. The sample stream is continuous across
 //! steps: every step carries on where the previous stopped, at 15 s per round of virtual time,
@@ -27,6 +29,76 @@ use std::time::{Duration, Instant};
 /// This process's CPU seconds so far (NaN if `/proc` cannot be read).
 fn own_cpu() -> f64 {
     crate::procstat::sample(std::process::id(), crate::procstat::clock_ticks()).map_or(f64::NAN, |s| s.cpu_secs)
+}
+
+/// How many times the rate is lowered when the first step does not keep up.
+const MAX_STEPS_DOWN: i32 = 3;
+
+/// Chooses the rate of each step from the outcomes of the steps before.
+#[derive(Debug, Clone)]
+struct Ladder {
+    /// The rate of the current step.
+    rate: f64,
+    factor: f64,
+    max: f64,
+    last_pass: Option<f64>,
+    lowest_fail: Option<f64>,
+    downs: i32,
+    refining: bool,
+    /// The ladder's top was reached (or the stream's time ran out) while keeping up.
+    hit_cap: bool,
+}
+
+impl Ladder {
+    fn new(start: f64, factor: f64, max: f64) -> Ladder {
+        Ladder {
+            rate: start.min(max),
+            factor,
+            max,
+            last_pass: None,
+            lowest_fail: None,
+            downs: 0,
+            refining: false,
+            hit_cap: false,
+        }
+    }
+
+    /// Records whether the server kept up at the current rate; returns the next rate, or
+    /// `None` when the ladder is done.
+    fn next(&mut self, kept_up: bool) -> Option<f64> {
+        if kept_up {
+            self.last_pass = Some(self.last_pass.map_or(self.rate, |p| p.max(self.rate)));
+        } else {
+            self.lowest_fail = Some(self.lowest_fail.map_or(self.rate, |f| f.min(self.rate)));
+        }
+        if self.refining {
+            return None;
+        }
+        if kept_up {
+            if self.rate >= self.max {
+                self.hit_cap = true;
+                return None;
+            }
+            let next = (self.rate * self.factor).min(self.max);
+            self.rate = match self.lowest_fail {
+                // Never retry a rate it already fell behind at: go halfway (geometrically).
+                Some(f) if next >= f => {
+                    self.refining = true;
+                    (self.rate * f).sqrt()
+                }
+                _ => next,
+            };
+        } else if let Some(p) = self.last_pass {
+            self.refining = true;
+            self.rate = (p * self.rate).sqrt();
+        } else if self.downs < MAX_STEPS_DOWN {
+            self.downs += 1;
+            self.rate /= self.factor;
+        } else {
+            return None;
+        }
+        Some(self.rate)
+    }
 }
 
 /// The figures of one ingest run.
@@ -87,18 +159,16 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
     }
 
     let step = cfg.ingest_step.as_secs_f64();
-    let mut rate = cfg.ingest_start_rate;
+    let mut ladder = Ladder::new(cfg.ingest_start_rate, cfg.ingest_factor, cfg.ingest_max_rate);
     let (mut best, mut cpu, mut samples) = (None::<f64>, 0.0, 0u64);
-    let mut last_pass: Option<f64> = None;
-    let mut refining = false;
-    let mut hit_cap = false;
+    let mut rate = ladder.rate;
     loop {
         let n = ((rate * step) as u64).max(u64::from(cfg.batch));
         // Stop before virtual time would pass the present.
         let rounds_after = (stream.samples_taken() + n).div_ceil(series as u64);
         if t0 + rounds_after as i64 * INTERVAL_MS > now_ms() - 60_000 {
             log(format!("{} ingest {series}: the stream reached the present; stopping the ladder", kind.name()));
-            hit_cap = true;
+            ladder.hit_cap = ladder.lowest_fail.is_none();
             break;
         }
         let enc = Instant::now();
@@ -130,26 +200,10 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
             best = Some(best.map_or(rep.rate(), |b: f64| b.max(rep.rate())));
             cpu += used;
             samples += rep.samples_ok;
-            last_pass = Some(rate);
         }
-        if refining {
-            break;
-        }
-        if kept_up {
-            if rate >= cfg.ingest_max_rate {
-                hit_cap = true;
-                break;
-            }
-            rate = (rate * cfg.ingest_factor).min(cfg.ingest_max_rate);
-        } else {
-            // One more step between the last rate it kept up with and this one.
-            match last_pass {
-                Some(p) => {
-                    rate = (p * rate).sqrt();
-                    refining = true;
-                }
-                None => break,
-            }
+        match ladder.next(kept_up) {
+            Some(r) => rate = r,
+            None => break,
         }
     }
 
@@ -183,8 +237,8 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
     };
 
     let max_rate = match best {
-        Some(b) => Ok((b, hit_cap)),
-        None => Err(format!("fell behind at {}/s", rate_text(cfg.ingest_start_rate))),
+        Some(b) => Ok((b, ladder.hit_cap)),
+        None => Err(format!("fell behind even at {}/s", rate_text(rate))),
     };
     let cpu_per_million = if samples > 0 && cpu.is_finite() {
         Ok(cpu / samples as f64 * 1e6)
@@ -196,5 +250,41 @@ pub async fn run(ctx: &Ctx, kind: SystemKind, binary: &Path, series: usize) -> I
             IngestResult { max_rate: Err(why.clone()), cpu_per_million: Err(why.clone()), rss_peak: Err(why), restart }
         }
         None => IngestResult { max_rate, cpu_per_million, rss_peak: rss, restart },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ladder_steps() {
+        // (outcomes of successive steps, rates tried, hit_cap), start 100, factor 2, max 1600.
+        let cases: &[(&[bool], &[f64], bool)] = &[
+            // Up until a failure, then one step halfway between the last pass and the failure.
+            (&[true, true, false, true], &[100.0, 200.0, 400.0, 282.842_712_474_619], false),
+            (&[true, false, false], &[100.0, 200.0, 141.421_356_237_309_5], false),
+            // Everything kept up: the top, marked as a lower bound.
+            (&[true, true, true, true, true], &[100.0, 200.0, 400.0, 800.0, 1600.0], true),
+            // The first step fails: down until one passes, then halfway up to the failure.
+            (&[false, false, true, true], &[100.0, 50.0, 25.0, 35.355_339_059_327_38], false),
+            // Down three times at most.
+            (&[false, false, false, false], &[100.0, 50.0, 25.0, 12.5], false),
+        ];
+        for (outcomes, rates, cap) in cases {
+            let mut l = Ladder::new(100.0, 2.0, 1600.0);
+            let mut tried = vec![l.rate];
+            for (i, &ok) in outcomes.iter().enumerate() {
+                match l.next(ok) {
+                    Some(r) => tried.push(r),
+                    None => assert_eq!(i, outcomes.len() - 1, "{outcomes:?}: ended early"),
+                }
+            }
+            assert_eq!(tried.len(), rates.len(), "{outcomes:?}: {tried:?}");
+            for (a, b) in tried.iter().zip(rates.iter()) {
+                assert!((a - b).abs() < 1e-9, "{outcomes:?}: {tried:?}");
+            }
+            assert_eq!(l.hit_cap, *cap, "{outcomes:?}");
+        }
     }
 }
