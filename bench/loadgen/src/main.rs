@@ -349,3 +349,64 @@ fn write_results(cfg: &Config, report: &Report) -> std::io::Result<Vec<PathBuf>>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phases::disk::QueryOutcome;
+    use queries::Answer;
+
+    fn disk(answers: &[(f64, Option<Answer>)]) -> DiskResult {
+        DiskResult {
+            backfill_rate: Ok(1.0),
+            bytes_all: Ok(2.0),
+            bytes_blocks: Ok(1.5),
+            queries: Ok(answers
+                .iter()
+                .map(|(t, a)| QueryOutcome { timing: Ok((*t, *t * 2.0)), answer: a.clone() })
+                .collect()),
+        }
+    }
+
+    #[test]
+    fn wrong_answers_do_not_count() {
+        let n = queries::query_set().len();
+        let one = |v: f64| Some(Answer::Series([("{a=b}".to_string(), vec![(1000, v)])].into()));
+        // Cairn agrees with Prometheus on every query but the first.
+        let mut cairn: Vec<(f64, Option<Answer>)> = (0..n).map(|_| (0.1, one(1.0))).collect();
+        cairn[0].1 = one(2.0);
+        let prom: Vec<(f64, Option<Answer>)> = (0..n).map(|_| (0.2, one(1.0))).collect();
+        let mut results = HashMap::new();
+        results.insert(SystemKind::Cairn, SystemResults { disk: Some(disk(&cairn)), ..SystemResults::default() });
+        results.insert(SystemKind::Prometheus, SystemResults { disk: Some(disk(&prom)), ..SystemResults::default() });
+        results.insert(
+            SystemKind::VictoriaMetrics,
+            SystemResults { missing: Some("not installed".into()), ..SystemResults::default() },
+        );
+        let cfg = Config::parse(&["--phases=queries".to_string()]).unwrap();
+        let mut report = Report::default();
+        build_rows(&cfg, &results, &mut report);
+
+        // Three disk rows, one per query, and the check row.
+        assert_eq!(report.rows.len(), 3 + n + 1);
+        assert_eq!(report.rows[0].ratio(), Some(1.0));
+        let first = &report.rows[3];
+        assert_eq!(first.cells[0], Cell::Wrong(0.1));
+        assert_eq!(first.ratio(), None);
+        assert_eq!(first.cells[2], Cell::Na("not installed".into()));
+        let second = &report.rows[4];
+        assert_eq!(second.cells[0], Cell::Value { v: 0.1, p90: Some(0.2), at_least: false });
+        assert_eq!(second.ratio(), Some(0.5));
+        let check = report.rows.last().unwrap();
+        assert_eq!(check.cells[0], Cell::Text(format!("{} of {n} equal", n - 1)));
+        assert_eq!(report.mismatches, vec!["query_range: rate: {a=b} @1000: 2, want 1".to_string()]);
+    }
+
+    #[test]
+    fn series_texts() {
+        assert_eq!(series_text(100_000), "100k");
+        assert_eq!(series_text(1_000_000), "1M");
+        assert_eq!(series_text(1500), "1500");
+        assert_eq!(series_text(2_500_000), "2500k");
+    }
+}

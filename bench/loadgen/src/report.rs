@@ -319,7 +319,7 @@ impl Report {
         let _ = writeln!(out, "# Cairn vs Prometheus vs VictoriaMetrics\n");
         let _ = writeln!(
             out,
-            "Run `{}` of `bench/compare`, started {} UTC, took {:.0} s.\n",
+            "Run `{}` of `bench/compare`, started {}, took {:.0} s.\n",
             self.preset, self.started, self.wall_secs
         );
         let _ = writeln!(out, "Machine: {}.\n", self.machine.summary());

@@ -266,7 +266,16 @@ pub fn version(kind: SystemKind, binary: &Path) -> String {
         }
         Err(e) => return format!("unknown ({e})"),
     };
-    if !line.is_empty() || kind == SystemKind::Cairn {
+    if kind == SystemKind::Cairn {
+        // Name the commit when run from a checkout (the binary is built from it).
+        let rev = Command::new("git").args(["describe", "--always", "--dirty"]).output().ok();
+        let rev = rev.filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        return match rev {
+            Some(r) if !r.is_empty() => format!("{line} (git {r})"),
+            _ => line,
+        };
+    }
+    if !line.is_empty() {
         return line;
     }
     // Debian's VictoriaMetrics prints an empty version; its package knows it.
