@@ -171,8 +171,12 @@ fn start_cairn(dir: &Path, data: &[Series]) -> PeerProcess {
     db.flush_head().unwrap();
     db.close().unwrap();
     let addr = peer::free_addr().unwrap();
+    // The same configuration as the Prometheus beside it (no scrape jobs), so neither scrapes.
+    let cfg = dir.join("cairn.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n").unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--web.listen-address={addr}"))
         .args(["--web.enable-admin-api", "--web.enable-lifecycle"]);
     let mut p = PeerProcess::spawn("cairn", cmd, addr, &dir.join("cairn.log")).unwrap();
