@@ -74,8 +74,13 @@ fn now_ms() -> i64 {
 
 fn start_cairn(dir: &Path, extra: &[&str]) -> PeerProcess {
     let addr = free_addr().unwrap();
+    // No scrape jobs: Cairn holds only what the test writes into it (the built-in default
+    // would scrape Cairn itself).
+    let cfg = dir.join("cairn.yml");
+    std::fs::write(&cfg, "global: {}\n").unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
     cmd.arg(format!("--storage.tsdb.path={}", dir.join("cairn-data").display()))
+        .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--web.listen-address={addr}"))
         .args(extra);
     let mut p = PeerProcess::spawn("cairn", cmd, addr, &dir.join("cairn.log")).unwrap();
@@ -425,15 +430,13 @@ provider.shutdown()
 
 /// A real OTLP producer, opt-in: `CAIRN_OTEL_PYTHON` names a Python with
 /// `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-http` installed (they are not
-/// among the Debian peers, so the test is skipped without it, also under CI).
+/// among the Debian peers, so the test is ignored by default: run it with
+/// `CAIRN_OTEL_PYTHON=... cargo test --test it -- --ignored opentelemetry`).
 #[test]
+#[ignore = "needs CAIRN_OTEL_PYTHON: a Python with the OpenTelemetry SDK (not a Debian peer)"]
 fn opentelemetry_sdk_exports_into_cairn() {
-    let Some(python) = std::env::var_os("CAIRN_OTEL_PYTHON") else {
-        eprintln!(
-            "remote::opentelemetry_sdk_exports_into_cairn: set CAIRN_OTEL_PYTHON to a Python with the OpenTelemetry SDK and OTLP/HTTP exporter to run it; skipping"
-        );
-        return;
-    };
+    let python = std::env::var_os("CAIRN_OTEL_PYTHON")
+        .expect("CAIRN_OTEL_PYTHON must name a Python with the OpenTelemetry SDK and OTLP/HTTP exporter");
     let dir = tempfile::tempdir().unwrap();
     let cairn = start_cairn(dir.path(), &[]);
     let script = dir.path().join("export.py");
