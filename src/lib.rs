@@ -5,12 +5,14 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod model;
 pub mod promql;
 pub mod relabel;
 pub mod remote;
+pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod tsdb;

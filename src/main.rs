@@ -100,11 +100,52 @@ struct ServerFlags {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check the resource for validity (as `promtool check`).
+    Check {
+        #[command(subcommand)]
+        command: CheckCommand,
+    },
     /// Developer tools.
     #[command(hide = true)]
     Debug {
         #[command(subcommand)]
         command: DebugCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckCommand {
+    /// Check if the config files are valid or not.
+    Config {
+        /// Only check the config file syntax, ignoring file and content validation referenced
+        /// in the config.
+        #[arg(long = "syntax-only")]
+        syntax_only: bool,
+        /// Linting checks to apply to the rules specified in the config: all,
+        /// duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// Check config file for Prometheus in Agent mode.
+        #[arg(long)]
+        agent: bool,
+        /// The config files to check.
+        #[arg(required = true, value_name = "CONFIG-FILES")]
+        files: Vec<PathBuf>,
+    },
+    /// Check if the rule files are valid or not.
+    Rules {
+        /// Linting checks to apply: all, duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// The rule files to check.
+        #[arg(required = true, value_name = "RULE-FILES")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -137,6 +178,7 @@ fn main() -> ExitCode {
     }
     let res = match cli.command {
         None => run_server(cli.server),
+        Some(Command::Check { command }) => return run_check(command),
         Some(Command::Debug { command: DebugCommand::Ingest { dir, series, batches } }) => {
             debug_ingest(&dir, series, batches)
         }
@@ -149,6 +191,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a `check` subcommand; its exit code is promtool's.
+fn run_check(command: CheckCommand) -> ExitCode {
+    use cairn::cli::{CheckOptions, Lint};
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let lint_opts = |lint: &str| {
+        let (lint, warnings) = Lint::parse(lint);
+        for w in warnings {
+            println!("{w}");
+        }
+        lint
+    };
+    let code = match command {
+        CheckCommand::Config { syntax_only, lint, lint_fatal, agent, files } => {
+            let opts = CheckOptions { syntax_only, lint: lint_opts(&lint), lint_fatal, agent };
+            cairn::cli::check_config(&files, &opts, &mut out, &mut err)
+        }
+        CheckCommand::Rules { lint, lint_fatal, files } => {
+            let opts = CheckOptions { lint: lint_opts(&lint), lint_fatal, ..CheckOptions::default() };
+            cairn::cli::check_rules(&files, &opts, &mut out, &mut err)
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn init_logging(level: &str, format: &str) -> Result<()> {

@@ -49,10 +49,10 @@ fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> Error {
     if let Some(i) = msg.find(", expected one of") {
         msg.truncate(i);
     }
-    if let Some(i) = msg.find(", expected ") {
-        if msg.starts_with("unknown field") {
-            msg.truncate(i);
-        }
+    if let Some(i) = msg.find(", expected ")
+        && msg.starts_with("unknown field")
+    {
+        msg.truncate(i);
     }
     let msg = match msg.strip_prefix("unknown field ") {
         Some(rest) => format!("unknown field {}", rest.replace('`', "\"")),

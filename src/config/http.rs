@@ -268,3 +268,7 @@ impl ServerCertVerifier for NoVerification {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -37,7 +37,9 @@ use std::time::Duration;
 pub use paths::{GlobError, glob};
 
 /// A loaded `prometheus.yml` with every default filled in.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// `Debug` leaves out [`Config::original`] (the file's text holds secrets in the clear).
+#[derive(Clone, Default, PartialEq)]
 pub struct Config {
     /// `global`.
     pub global: GlobalConfig,
@@ -57,6 +59,22 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// The file's text as read (served by `/api/v1/status/config` until we render our own).
     pub original: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("global", &self.global)
+            .field("rule_files", &self.rule_files)
+            .field("scrape_configs", &self.scrape_configs)
+            .field("alerting", &self.alerting)
+            .field("remote_write", &self.remote_write)
+            .field("remote_read", &self.remote_read)
+            .field("storage", &self.storage)
+            .field("source", &self.source)
+            .field("original", &format_args!("<{} bytes>", self.original.len()))
+            .finish()
+    }
 }
 
 /// `global`.
@@ -207,13 +225,23 @@ impl Default for HttpClientConfig {
     }
 }
 
-/// A secret given inline or as a file to read at use time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A secret given inline or as a file to read at use time. `Debug` shows `<secret>` instead
+/// of an inline value, so configs can be logged.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
     /// Written in the config (rendered as `<secret>`).
     Inline(String),
     /// `*_file`: read when the client is built.
     File(PathBuf),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Inline(<secret>)"),
+            Secret::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
 }
 
 /// `basic_auth`.

@@ -68,7 +68,9 @@ fn global_timeout_defaults_to_interval_when_shorter() {
 /// line and column we point at.
 #[test]
 fn validation_errors() {
-    let cases: &[(&str, &str, Option<(usize, usize)>)] = &[
+    // (file text, message, line and column)
+    type Case = (&'static str, &'static str, Option<(usize, usize)>);
+    let cases: &[Case] = &[
         ("scrape_configs:\n  - job_name: \"\"\n", "job_name is empty", Some((2, 15))),
         ("scrape_configs:\n  - scrape_interval: 1m\n", "job_name is empty", Some((2, 5))),
         (
@@ -430,4 +432,17 @@ fn loading_a_file_keeps_source_and_text() {
     assert_eq!(c.original, "global:\n  scrape_interval: 30s\n");
     let err = load_file(&dir.path().join("nope.yml")).unwrap_err();
     assert!(err.line.is_none() && err.file.ends_with("nope.yml"));
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let c = load_ok(
+        "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: hunter2}\n  - job_name: b\n    \
+         bearer_token: tok3n\n",
+    );
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("tok3n"), "{shown}");
+    assert!(shown.contains("<secret>"));
+    let auth = c.scrape_configs[1].http.authorization.as_ref().unwrap();
+    assert_eq!(auth.credentials, Some(Secret::Inline("tok3n".into())));
 }

@@ -448,7 +448,7 @@ pub fn process(labels: &Labels, cfgs: &[RelabelConfig]) -> Option<Labels> {
         return None;
     }
     match cur {
-        Cow::Borrowed(l) if l.is_empty() => None,
+        Cow::Borrowed([]) => None,
         Cow::Borrowed(_) => Some(labels.clone()),
         Cow::Owned(v) if v.is_empty() => None,
         Cow::Owned(v) => Some(Labels::from_sorted_unchecked(v)),

@@ -1,11 +1,13 @@
 //! Whole-system tests of Cairn: one test binary with a module per area.
 
 mod api_diff;
+mod config_diff;
 mod crash;
 mod format_compat;
 mod peer;
 mod promql_diff;
 mod promql_engine;
+mod relabel_diff;
 mod scrape;
 mod scrape_diff;
 mod tsdb;
