@@ -199,6 +199,9 @@ pub(crate) fn classify(format: Format, ctx: Ctx, buf: &[u8], at: usize) -> (&'st
         Ctx::Timestamp if om => {
             if buf.get(at..at + 4) == Some(b" # {") {
                 Some(("COMMENT", 4))
+            } else if buf.get(at + 1) == Some(&b'#') {
+                // No timestamp starts with `#`.
+                None
             } else {
                 spaced().map(|n| ("TIMESTAMP", n))
             }

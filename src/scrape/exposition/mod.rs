@@ -29,12 +29,17 @@
 //!   bucket order): those series are ordinary samples.
 //! - Both: values in Go float syntax without hex floats or `_` (`NaN`, `+Inf`, `-Inf`, any
 //!   case); label values valid UTF-8; every NaN stored with Prometheus's normal NaN bits.
-//!   [`Parser::labels`] drops empty-valued labels and refuses duplicate label names
-//!   (`__name__` included). A text-format series line indented by blanks is refused: 2.42
-//!   keeps the indentation in the metric name and then refuses that name.
+//!   [`Parser::labels`] drops a label with an empty value together with every other label
+//!   of its name (as the scrape loop's label builder does), and refuses duplicate label names
+//!   (`__name__` included) and a series left without its name. A text-format series line
+//!   indented by blanks is refused: 2.42 keeps the indentation in the metric name and then
+//!   refuses that name.
 //!
-//! Differences from Prometheus, all deliberate: error messages always name the token really
-//! found (2.42 sometimes names the previous one); exemplar label values have their escapes
+//! `tests/it/exposition.rs` checks all of this against a real Prometheus 2.42 scrape loop,
+//! page by page. Differences from Prometheus, all deliberate: error messages take the shape
+//! of Prometheus 3's (`expected label value, got "'" ("INVALID") while parsing: "a{b='"`,
+//! naming the text really found, where 2.42 names only the token kind and sometimes the
+//! wrong one) and start with the line number; exemplar label values have their escapes
 //! resolved (2.42 keeps them raw); an exemplar with duplicate label names is dropped by
 //! [`Parser::exemplar`] rather than passed on to storage.
 
@@ -286,8 +291,9 @@ impl<'a> Parser<'a> {
 
     /// The labels (with `__name__`) of the last [`Entry::Series`], validated and sorted.
     ///
-    /// Escapes in values are resolved, empty values dropped, and duplicate label names
-    /// refused as Prometheus's head appender refuses them. Allocates only the result.
+    /// Escapes in values are resolved, empty values dropped (with every other label of the
+    /// same name, as Prometheus's scrape loop drops them), and duplicate label names refused
+    /// as Prometheus's head appender refuses them. Allocates only the result.
     pub fn labels(&self) -> Result<Labels, ParseError> {
         let mut out = Vec::with_capacity(self.labels.len() + 1);
         self.labels_into(&mut out)?;
@@ -305,7 +311,16 @@ impl<'a> Parser<'a> {
         })?;
         out.push(Label::new(METRIC_NAME, name));
         self.spans_into(&self.labels, out).map_err(|msg| ParseError { line: self.series_line, msg })?;
-        out.retain(|l| !l.value.is_empty());
+        if out.iter().any(|l| l.value.is_empty()) {
+            // An empty value removes the label, and Prometheus's scrape loop (through its label
+            // builder) removes every label of that name: `a{b="",b="2"}` is stored as `a`.
+            let empty: Vec<String> = out.iter().filter(|l| l.value.is_empty()).map(|l| l.name.clone()).collect();
+            if empty.iter().any(|n| n == METRIC_NAME) {
+                // `a{__name__=""}` loses its name that way, which fails the scrape.
+                return Err(ParseError { line: self.series_line, msg: "missing metric name (__name__ label)".into() });
+            }
+            out.retain(|l| !empty.contains(&l.name));
+        }
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = out.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(ParseError {

@@ -18,6 +18,8 @@ impl<'a> Parser<'a> {
         match buf.get(start) {
             None => Err(self.fail(start, start, "data does not end with # EOF".into())),
             Some(b'#') if buf.get(start + 1) == Some(&b' ') => self.om_comment(start),
+            // Prometheus names the byte after the `#`.
+            Some(b'#') => Err(self.expected(start, "expected a valid start token", Ctx::MetaText, start + 1)),
             Some(&b) if lex::is_metric_name_start(b) => self.om_series(start).map(Some),
             Some(_) => Err(self.expected(start, "expected a valid start token", Ctx::Start, start)),
         }
@@ -42,7 +44,8 @@ impl<'a> Parser<'a> {
             Some(b"HELP ") => "HELP",
             Some(b"TYPE ") => "TYPE",
             Some(b"UNIT ") => "UNIT",
-            _ => return Err(self.expected(start, "expected a valid start token", Ctx::Start, start + 1)),
+            // Prometheus names the byte after `# `.
+            _ => return Err(self.expected(start, "expected a valid start token", Ctx::MetaText, word)),
         };
         let name_start = word + 5;
         let Some(name_end) = lex::scan_name(buf, name_start, lex::is_metric_name_start, lex::is_metric_name_char)
@@ -114,7 +117,9 @@ impl<'a> Parser<'a> {
             Some(b'\n') => {}
             _ if is_exemplar_start(buf, p) => exemplar_at = Some(p + 4),
             _ => {
-                let Some(ts_end) = spaced_token(buf, p) else {
+                // Prometheus's lexer takes no timestamp starting with `#`.
+                let ts_end = spaced_token(buf, p).filter(|_| buf.get(p + 1) != Some(&b'#'));
+                let Some(ts_end) = ts_end else {
                     return Err(self.expected(start, "expected timestamp or # symbol", Ctx::Timestamp, p));
                 };
                 let seconds = self.om_float(start, p + 1, ts_end)?;

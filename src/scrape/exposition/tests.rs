@@ -354,7 +354,10 @@ fn openmetrics_invalid() {
         ("a_total 1 # {a=\"b\"} 1 NaN\n", 1, "invalid exemplar timestamp NaN"),
         ("a_total 1 # {a} 1\n", 1, r#"expected equal, got "}" ("BCLOSE")"#),
         ("a_total 1 # {a=\"b\"} 1  2\n", 1, "expected timestamp or comment"),
-        ("a_total 1 # x\n", 1, r##"parsing "#": invalid syntax"##),
+        ("a_total 1 # x\n", 1, r#"expected timestamp or # symbol, got " " ("INVALID")"#),
+        ("a 1 #\n", 1, "expected timestamp or # symbol"),
+        ("# comment\n", 1, r#"expected a valid start token, got "c" ("INVALID")"#),
+        ("#\tTYPE c counter\n", 1, r#"expected a valid start token, got "\t" ("INVALID")"#),
         ("# TYPE a gauge\na 1\na x\n# EOF\n", 3, r#"parsing "x": invalid syntax"#),
     ];
     check_invalid(Format::OpenMetrics, cases);
@@ -383,9 +386,18 @@ fn labels_validation() {
         let e = p.labels().expect_err("duplicate __name__");
         assert_eq!((e.line, e.msg.as_str()), (3, r#"label name "__name__" is not unique"#));
 
-        // Empty values go before the duplicate check, as in Prometheus's appender.
+        // An empty value removes every label of its name before the duplicate check: what
+        // Prometheus 2.42 stores for this line is `a` (tests/it/exposition.rs checks that
+        // against a real scrape).
         assert!(matches!(p.next(), Ok(Some(Entry::Series { .. }))));
-        assert_eq!(p.labels().unwrap(), Labels::from_pairs(&[("__name__", "a"), ("b", "2")]).unwrap());
+        assert_eq!(p.labels().unwrap(), Labels::from_pairs(&[("__name__", "a")]).unwrap());
+
+        // Found by the text_parse fuzz target: an empty `__name__` takes the metric name away
+        // too, which fails Prometheus's scrape (checked in tests/it/exposition.rs).
+        let page = format!("a{{b=\"\",__name__=\"\",c=\"1\"}} 1\n{eof}");
+        let mut p = Parser::new(page.as_bytes(), format);
+        assert!(matches!(p.next(), Ok(Some(Entry::Series { .. }))));
+        assert_eq!(p.labels().unwrap_err().msg, "missing metric name (__name__ label)");
         assert_eq!(p.next(), Ok(None));
         assert_eq!(p.metric_name(), None);
     }
@@ -664,4 +676,19 @@ fn drain_all(bytes: &[u8], format: Format) {
         }
     }
     panic!("parser did not finish a {}-byte page", bytes.len());
+}
+
+/// Inputs the fuzz targets crashed on, kept with their root cause.
+#[test]
+fn fuzz_regressions() {
+    // text_parse: `ikzzzzk{XXX="" X="" __name__ =""} 6` — dropping every label whose name
+    // has an empty value also dropped `__name__`, so `labels()` returned a set without a
+    // metric name. Prometheus fails such a scrape ("missing metric name"), and so do we now.
+    let page = include_bytes!("../../../testdata/exposition/fuzz/text_parse-empty-metric-name");
+    let mut p = Parser::new(page, Format::PrometheusText);
+    assert!(matches!(p.next(), Ok(Some(Entry::Series { .. }))));
+    assert_eq!(p.metric_name(), Some("ikzzzzk"));
+    let e = p.labels().unwrap_err();
+    assert_eq!((e.line, e.msg.as_str()), (1, "missing metric name (__name__ label)"));
+    drain_all(page, Format::PrometheusText);
 }
