@@ -154,9 +154,9 @@ fn allocation_report(n: usize) {
         })
         .collect();
     let mut refs = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, v) in values[0].iter().enumerate() {
         let l = Labels::from_pairs(&[("__name__", format!("m{i}").as_str()), ("job", "node")]).expect("labels");
-        refs.push(app.append(&l, ts(0), values[0][i]).expect("append"));
+        refs.push(app.append(&l, ts(0), *v).expect("append"));
     }
     app.commit().expect("commit");
     let mut round = |r: u64| {
