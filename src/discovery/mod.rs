@@ -6,7 +6,7 @@
 //!
 //! Running discovery: [`provider::spawn_providers`] starts one task per discovery section of a
 //! scrape config; each sends [`provider::SdUpdate`]s (whole groups) to the scrape pool:
-//! static groups once, [`file`] re-read on change and on `refresh_interval`, [`http`] polled,
+//! static groups once, [`file`](mod@file) re-read on change and on `refresh_interval`, [`http`] polled,
 //! [`dns`] resolved (A/AAAA through the system resolver, SRV/MX/NS with a small DNS client
 //! over UDP). [`metrics::SdMetrics`] holds the `prometheus_sd_*` metrics.
 

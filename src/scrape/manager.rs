@@ -208,6 +208,83 @@ pub fn offset_seed(external_labels: &Labels) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::load_str;
+    use crate::model::{Matcher, is_stale_nan};
+    use crate::tsdb::Options;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves `page` at every path, forever (the test's runtime ends it).
+    async fn serve(page: &'static str) -> std::net::SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = c.read(&mut buf).await;
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                        page.len()
+                    );
+                    let _ = c.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn config(jobs: &[(&str, std::net::SocketAddr, &str)]) -> Arc<Config> {
+        let mut text = String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 500ms\nscrape_configs:\n");
+        for (job, addr, extra) in jobs {
+            text.push_str(&format!("- job_name: {job}\n  static_configs: [{{targets: ['{addr}']}}]\n{extra}"));
+        }
+        Arc::new(load_str(&text, std::path::Path::new("/nonexistent/p.yml")).unwrap().0)
+    }
+
+    async fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+        for _ in 0..100 {
+            if let Some(v) = f() {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reload_keeps_unchanged_pools_and_stales_removed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(dir.path(), Options { background_interval: None, ..Options::default() }).unwrap());
+        let a = serve("m 1\n").await;
+        let m = Manager::new(db.clone());
+        m.apply_config(config(&[("a", a, ""), ("b", a, "")])).await.unwrap();
+        let count = |job: &str| {
+            let q = db.querier(i64::MIN, i64::MAX);
+            let s = q.select(&[Matcher::equal("__name__", "m"), Matcher::equal("job", job)]).unwrap();
+            s.first().map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default()
+        };
+        wait("both jobs scraped", || (!count("a").is_empty() && !count("b").is_empty()).then_some(())).await;
+        let target_a = m.targets_active()[0].1[0].clone();
+
+        // Job a unchanged, job b gone, job c new: a keeps its very target (same loop).
+        let c = serve("n 2\n").await;
+        m.apply_config(config(&[("a", a, ""), ("c", c, "")])).await.unwrap();
+        assert_eq!(m.scrape_pools(), ["a", "c"]);
+        assert!(Arc::ptr_eq(&m.targets_active()[0].1[0], &target_a));
+        // b's series get stale markers about two intervals later.
+        wait("b stale", || count("b").last().filter(|(_, v)| is_stale_nan(*v)).map(|_| ())).await;
+        assert!(!count("a").last().is_some_and(|(_, v)| is_stale_nan(*v)));
+
+        // Changing a's interval changes its `__scrape_interval__` label, so it is a new target
+        // scraped at the new interval.
+        m.apply_config(config(&[("a", a, "  scrape_interval: 2s\n"), ("c", c, "")])).await.unwrap();
+        let t = m.targets_active()[0].1[0].clone();
+        assert_eq!(t.get("__scrape_interval__"), "2s");
+        m.stop().await;
+        assert!(m.scrape_pools().is_empty());
+        assert!(matches!(m.apply_config(config(&[])).await, Err(Error::Stopped)));
+    }
 
     #[test]
     fn fnv_matches_reference_vectors() {
