@@ -91,7 +91,9 @@ fn remote_write_into_prometheus_and_victoria_metrics() {
         let r = raw(addr, "up{job=\"self\"}", crate::scrape::now_secs());
         r.values().next().filter(|v| v.len() >= 5).map(|_| ())
     });
-    let t = crate::scrape::now_secs();
+    // A sample is stamped when its scrape starts and stored when the scrape ends (timeout 1s):
+    // compare up to 2s ago, so what Cairn answers now is complete for that window.
+    let t = crate::scrape::now_secs() - 2.0;
     let selector = "{job=\"self\",__name__=~\"up|scrape_samples_scraped|prometheus_tsdb_head_series|process_resident_memory_bytes\"}";
     let ours = raw(addr, selector, t);
     assert!(ours.len() >= 4, "{ours:?}");
