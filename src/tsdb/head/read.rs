@@ -79,9 +79,12 @@ impl Head {
     /// Snapshots the series matching `matchers` with their chunks overlapping `[mint, maxt]`,
     /// under the isolation lock so the result holds whole commits only. Sorted by labels.
     pub(crate) fn snapshot(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<HeadSeriesSnapshot> {
+        // The lock is taken before the series are selected: selected first, a commit could
+        // land between the selection and the snapshot and show only those of its series that
+        // existed when the selection ran (its first commit creates them one by one).
+        let _iso = self.isolation.read();
         let refs = self.select_refs(matchers);
         let mut out = Vec::with_capacity(refs.len() as usize);
-        let _iso = self.isolation.read();
         let tombstones = self.tombstones.read();
         let syms = self.symbols.read();
         for r in refs.iter() {
