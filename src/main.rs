@@ -97,6 +97,9 @@ struct ServerFlags {
     /// Maximum number of queries executed concurrently.
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// How long to wait flushing sample on shutdown or config reload.
+    #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "1m")]
+    remote_flush_deadline: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -327,6 +330,9 @@ fn run_server(f: ServerFlags) -> Result<()> {
     opts.web.enable_admin_api = f.enable_admin_api;
     opts.web.enable_remote_write_receiver = f.enable_remote_write_receiver;
     opts.web.max_query_concurrency = f.query_max_concurrency.max(1);
+    opts.remote_flush_deadline = std::time::Duration::from_millis(
+        parse_duration(&f.remote_flush_deadline).context("invalid --storage.remote.flush-deadline")?.max(0) as u64,
+    );
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async {
@@ -366,6 +372,7 @@ fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
         ("query.max-samples", f.query_max_samples.to_string()),
         ("query.lookback-delta", f.query_lookback_delta.clone()),
         ("query.max-concurrency", f.query_max_concurrency.to_string()),
+        ("storage.remote.flush-deadline", f.remote_flush_deadline.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -63,6 +63,9 @@ pub struct ServerOptions {
     /// `--web.config.file`, loaded: TLS, basic auth and extra headers. `None` serves plain
     /// HTTP to everyone.
     pub web_config: Option<Arc<WebConfig>>,
+    /// `--storage.remote.flush-deadline`: how long remote-write queues may keep sending what
+    /// they hold when they stop (shutdown, or a reload that changed their entry).
+    pub remote_flush_deadline: Duration,
 }
 
 impl ServerOptions {
@@ -78,6 +81,7 @@ impl ServerOptions {
             config: Arc::new(Config::default_self_scrape("localhost:9090")),
             config_file: None,
             shutdown_grace: Duration::from_secs(10),
+            remote_flush_deadline: crate::remote::sender::storage::DEFAULT_FLUSH_DEADLINE,
             web_config: None,
         }
     }
@@ -130,6 +134,7 @@ pub async fn run(
         let state = state.clone();
         let (dir, tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
         let dir2 = dir.clone();
+        let flush_deadline = opts.remote_flush_deadline;
         tokio::spawn(async move {
             let started = Instant::now();
             let res = tokio::task::spawn_blocking(move || Db::open(&dir, tsdb)).await;
@@ -150,7 +155,8 @@ pub async fn run(
                         tracing::error!(error = %e, "applying the scrape configuration failed");
                         state.set_reload_result(false);
                     }
-                    let rw = WriteStorage::new(dir2, tokio::runtime::Handle::current(), encode::for_config);
+                    let mut rw = WriteStorage::new(dir2, tokio::runtime::Handle::current(), encode::for_config);
+                    rw.set_flush_deadline(flush_deadline);
                     let rw = Arc::new(tokio::sync::Mutex::new(rw));
                     state.set_remote_write(rw.clone());
                     if let Err(e) = apply_remote(&state, &state.config()).await {

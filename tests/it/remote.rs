@@ -21,32 +21,32 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A blocking HTTP client for protobuf bodies (reqwest on a private runtime).
-struct Client {
+pub(crate) struct Client {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
 }
 
-struct Resp {
-    status: u16,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
     content_type: String,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Resp {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 impl Client {
-    fn new() -> Client {
+    pub(crate) fn new() -> Client {
         cairn::server::tls::install_default_provider();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         Client { rt, http }
     }
 
-    fn post(&self, addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+    pub(crate) fn post(&self, addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
         self.rt.block_on(async {
             let mut req = self.http.post(format!("http://{addr}{path}")).body(body);
             for (k, v) in headers {
@@ -62,7 +62,7 @@ impl Client {
     }
 }
 
-const V1_HEADERS: &[(&str, &str)] = &[
+pub(crate) const V1_HEADERS: &[(&str, &str)] = &[
     ("Content-Type", "application/x-protobuf"),
     ("Content-Encoding", "snappy"),
     ("X-Prometheus-Remote-Write-Version", "0.1.0"),
@@ -253,9 +253,9 @@ fn prometheus_remote_writes_everything_into_cairn() {
 }
 
 /// Label pairs and samples of one series.
-type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+pub(crate) type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
 
-fn v1_request(series: &[SeriesSpec]) -> Vec<u8> {
+pub(crate) fn v1_request(series: &[SeriesSpec]) -> Vec<u8> {
     codec::encode_write_request(&pb::WriteRequest {
         timeseries: series
             .iter()
