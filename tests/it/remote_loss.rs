@@ -9,7 +9,7 @@
 //! the WAL holds, and the expectations follow from that set alone.
 
 use crate::peer::{PeerProcess, free_addr, http_get};
-use crate::remote::{Client, V1_HEADERS, v1_request};
+use crate::remote::{Client, SeriesSpec, V1_HEADERS, v1_request};
 use crate::scrape::{cairn_pid, wait_for};
 use cairn::remote::codec;
 use std::collections::BTreeMap;
@@ -167,8 +167,7 @@ fn push_phase(c: &Client, cairn: SocketAddr, base: i64, phase: i64) {
         })
         .collect();
     let labels: Vec<[(&str, &str); 2]> = names.iter().map(|n| [("__name__", "loss_test"), ("s", n.as_str())]).collect();
-    let specs: Vec<(&[(&str, &str)], &[(i64, f64)])> =
-        labels.iter().zip(&samples).map(|(l, s)| (&l[..], &s[..])).collect();
+    let specs: Vec<SeriesSpec> = labels.iter().zip(&samples).map(|(l, s)| (&l[..], &s[..])).collect();
     let r = c.post(cairn, "/api/v1/write", V1_HEADERS, v1_request(&specs));
     assert_eq!(r.status, 204, "{}", r.text());
 }
