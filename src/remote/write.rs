@@ -140,13 +140,19 @@ pub(crate) fn validated_labels(pairs: Vec<Label>) -> Result<Labels, String> {
     if !has_name || pairs.iter().any(|l| l.name.is_empty()) {
         return Err(format!("invalid metric name or labels, got {}", shown()));
     }
-    let msg = shown();
-    match Labels::new(pairs) {
+    // Senders normally send sorted, unique, non-empty labels: take them as they are, without
+    // copying or formatting anything.
+    let canonical = pairs.windows(2).all(|w| w[0].name < w[1].name) && pairs.iter().all(|l| !l.value.is_empty());
+    if canonical {
+        return Ok(Labels::from_sorted_unchecked(pairs));
+    }
+    // Otherwise sort and check a copy, so a refusal can still show the pairs as received.
+    match Labels::new(pairs.clone()) {
         Ok(l) => Ok(l),
         Err(LabelsError::DuplicateName(d)) => {
-            Err(format!("invalid labels for series, labels {msg}, duplicated label {d}"))
+            Err(format!("invalid labels for series, labels {}, duplicated label {d}", shown()))
         }
-        Err(_) => Err(format!("invalid metric name or labels, got {msg}")),
+        Err(_) => Err(format!("invalid metric name or labels, got {}", shown())),
     }
 }
 
