@@ -88,17 +88,28 @@ impl Ev<'_> {
             }
         };
         let mut reader = StepReader::new(&input);
-        let mut buf = Vec::new();
+        let (mut buf, mut idx) = (Vec::new(), Vec::new());
         let mut col = Collector::new();
         let steps: Vec<i64> = self.steps().collect();
-        // Group keys are built once per distinct group, not per step.
-        let mut keys: super::eval::FastMap<u64, Metric> = Default::default();
-        let mut slot: super::eval::FastMap<u64, usize> = Default::default();
-        let mut groups: Vec<(Metric, Group)> = Vec::new();
+        // Each input series' group is found once per query, not per step: `group_of[i]` is
+        // the index in `keys` of series `i`'s group key.
+        let mut by_hash: super::eval::FastMap<u64, usize> = Default::default();
+        let mut keys: Vec<Metric> = Vec::new();
+        let group_of: Vec<usize> = input
+            .iter()
+            .map(|s| {
+                *by_hash.entry(group_hash(&s.metric, a)).or_insert_with(|| {
+                    keys.push(Arc::new(group_key(&s.metric, a)));
+                    keys.len() - 1
+                })
+            })
+            .collect();
+        // Per step: the position in `groups` of each group seen so far (usize::MAX: none).
+        let mut slot: Vec<usize> = vec![usize::MAX; keys.len()];
+        let mut groups: Vec<(usize, Group)> = Vec::new();
         for (i, ts) in steps.into_iter().enumerate() {
-            reader.at(ts, &mut buf);
+            reader.at_indexed(ts, &mut buf, &mut idx);
             groups.clear();
-            slot.clear();
             let p = scalar_param(i);
             if matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk) {
                 if p.is_nan() {
@@ -133,17 +144,23 @@ impl Ev<'_> {
                     pos,
                 );
             }
-            for s in buf.drain(..) {
-                let h = group_hash(&s.metric, a);
-                let idx = *slot.entry(h).or_insert_with(|| {
-                    let key = keys.entry(h).or_insert_with(|| Arc::new(group_key(&s.metric, a))).clone();
-                    groups.push((key, Group::default()));
-                    groups.len() - 1
-                });
-                add_to_group(a.op, &mut groups[idx].1, s, p);
+            for (s, &series) in buf.drain(..).zip(&idx) {
+                let g = group_of.get(series).copied().unwrap_or(0);
+                let Some(pos) = slot.get_mut(g) else { continue };
+                if *pos == usize::MAX {
+                    *pos = groups.len();
+                    groups.push((g, Group::default()));
+                }
+                if let Some(entry) = groups.get_mut(*pos) {
+                    add_to_group(a.op, &mut entry.1, s, p);
+                }
             }
-            for (key, g) in groups.drain(..) {
-                for s in finish_group(a, g, &key, p, ts, label_param.as_deref())? {
+            for (g, group) in groups.drain(..) {
+                if let Some(pos) = slot.get_mut(g) {
+                    *pos = usize::MAX;
+                }
+                let Some(key) = keys.get(g) else { continue };
+                for s in finish_group(a, group, key, p, ts, label_param.as_deref())? {
                     col.push(ts, s)?;
                 }
             }

@@ -168,23 +168,42 @@ pub(super) fn dup_labelset() -> QueryError {
 /// Most results reuse their input's label set `Arc` from step to step, so series are first
 /// looked up by pointer; the pointer map only holds `Arc`s the collector itself keeps alive
 /// (each series' own), so an address is never reused for another label set.
+///
+/// Steps usually produce their series in the same order as the step before, so the series
+/// after the last one pushed, then that one itself (series-by-series evaluation), are tried
+/// first (pointer comparisons, no hashing).
 pub(super) struct Collector {
     index: FastMap<Metric, usize>,
     by_ptr: FastMap<usize, usize>,
     pub(super) series: Vec<Series>,
+    /// Where the next sample's series probably is.
+    next: usize,
 }
 
 impl Collector {
     pub(super) fn new() -> Self {
-        Collector { index: FastMap::default(), by_ptr: FastMap::default(), series: Vec::new() }
+        Collector { index: FastMap::default(), by_ptr: FastMap::default(), series: Vec::new(), next: 0 }
     }
 
     pub(super) fn push(&mut self, ts: i64, s: Sample) -> Result<(), QueryError> {
         let ptr = Arc::as_ptr(&s.metric) as usize;
-        let found = match self.by_ptr.get(&ptr) {
-            Some(&i) => Some(i),
-            None => self.index.get(&s.metric).copied(),
+        let same = |i: usize| self.series.get(i).is_some_and(|c| Arc::ptr_eq(&c.metric, &s.metric));
+        let last = self.next.wrapping_sub(1);
+        let hint = if same(self.next) {
+            Some(self.next)
+        } else if same(last) {
+            Some(last)
+        } else {
+            None
         };
+        let found = match hint {
+            Some(i) => Some(i),
+            None => match self.by_ptr.get(&ptr) {
+                Some(&i) => Some(i),
+                None => self.index.get(&s.metric).copied(),
+            },
+        };
+        self.next = found.map_or(self.series.len() + 1, |i| i + 1);
         match found {
             Some(i) => {
                 let ser = &mut self.series[i];
@@ -230,6 +249,23 @@ impl<'s> StepReader<'s> {
             }
         }
     }
+
+    /// As [`StepReader::at`], also giving the index of each sample's series in `idx`.
+    pub(super) fn at_indexed(&mut self, ts: i64, out: &mut Vec<Sample>, idx: &mut Vec<usize>) {
+        out.clear();
+        idx.clear();
+        for (i, (s, p)) in self.series.iter().zip(self.pos.iter_mut()).enumerate() {
+            while *p < s.floats.len() && s.floats[*p].0 < ts {
+                *p += 1;
+            }
+            if let Some(&(t, f)) = s.floats.get(*p)
+                && t == ts
+            {
+                out.push(Sample { metric: s.metric.clone(), t: ts, f, drop_name: s.drop_name });
+                idx.push(i);
+            }
+        }
+    }
 }
 
 /// Cuts the windows of a range vector step by step.
@@ -238,46 +274,63 @@ struct WindowReader<'s> {
     lookback: i64,
     lo: Vec<usize>,
     hi: Vec<usize>,
+    /// [`super::functions::counter_name`] of each series.
+    counter_name: Vec<bool>,
 }
 
 impl<'s> WindowReader<'s> {
     fn new(data: &'s RangeData, lookback: i64) -> Self {
-        WindowReader { data, lookback, lo: vec![0; data.series.len()], hi: vec![0; data.series.len()] }
+        let counter_name = data.series.iter().map(|s| super::functions::counter_name(&s.metric)).collect();
+        WindowReader { data, lookback, lo: vec![0; data.series.len()], hi: vec![0; data.series.len()], counter_name }
     }
 
     /// The non-empty windows `(ref - range, ref]` at step `ts`.
     fn at(&mut self, ts: i64, out: &mut Vec<Window<'s>>) {
         out.clear();
-        let d = self.data;
-        let reft = d.at.unwrap_or(ts) - d.offset;
-        for (i, s) in d.series.iter().enumerate() {
-            let f = &s.floats;
-            let (lo, hi) = (&mut self.lo[i], &mut self.hi[i]);
-            if d.at.is_some() {
-                *lo = 0;
-                *hi = 0;
-            }
-            while *hi < f.len() && f[*hi].0 <= reft {
-                *hi += 1;
-            }
-            while *lo < *hi && f[*lo].0 <= reft - d.range {
-                *lo += 1;
-            }
-            // Extended selectors look one lookback delta beyond the window, no further.
-            let start = reft - d.range;
-            let before = if *lo > 0 && f[*lo - 1].0 > start - self.lookback { Some(f[*lo - 1]) } else { None };
-            let after = f.get(*hi).copied().filter(|s| s.0 <= reft + self.lookback);
-            let emit = if d.smoothed {
-                *lo < *hi || (before.is_some() && after.is_some())
-            } else if d.anchored {
-                *lo < *hi || before.is_some()
-            } else {
-                *lo < *hi
-            };
-            if emit {
-                out.push(Window { metric: &s.metric, floats: &f[*lo..*hi], before, after, drop_name: s.drop_name });
+        for i in 0..self.data.series.len() {
+            if let Some(w) = self.window(i, ts) {
+                out.push(w);
             }
         }
+    }
+
+    /// Series `i`'s window at step `ts`, if it is not empty. For one series, steps must be
+    /// visited in increasing order.
+    fn window(&mut self, i: usize, ts: i64) -> Option<Window<'s>> {
+        let d = self.data;
+        let reft = d.at.unwrap_or(ts) - d.offset;
+        let s = d.series.get(i)?;
+        let f = &s.floats;
+        let (lo, hi) = (self.lo.get_mut(i)?, self.hi.get_mut(i)?);
+        if d.at.is_some() {
+            *lo = 0;
+            *hi = 0;
+        }
+        while *hi < f.len() && f[*hi].0 <= reft {
+            *hi += 1;
+        }
+        while *lo < *hi && f[*lo].0 <= reft - d.range {
+            *lo += 1;
+        }
+        // Extended selectors look one lookback delta beyond the window, no further.
+        let start = reft - d.range;
+        let before = if *lo > 0 && f[*lo - 1].0 > start - self.lookback { Some(f[*lo - 1]) } else { None };
+        let after = f.get(*hi).copied().filter(|s| s.0 <= reft + self.lookback);
+        let emit = if d.smoothed {
+            *lo < *hi || (before.is_some() && after.is_some())
+        } else if d.anchored {
+            *lo < *hi || before.is_some()
+        } else {
+            *lo < *hi
+        };
+        emit.then(|| Window {
+            metric: &s.metric,
+            floats: &f[*lo..*hi],
+            before,
+            after,
+            drop_name: s.drop_name,
+            counter_name: self.counter_name.get(i).copied().unwrap_or(true),
+        })
     }
 }
 
@@ -609,6 +662,11 @@ impl<'a> Ev<'a> {
             .iter()
             .find_map(|v| if let Val::Range(r) = v { Some((r.range, r.anchored, r.smoothed)) } else { None })
             .unwrap_or((0, false, false));
+        if let [Val::Range(r)] = vals.as_slice()
+            && per_window(name)
+        {
+            return self.call_series_major(c, imp, r);
+        }
         let mut vec_readers: Vec<Option<StepReader>> =
             vals.iter().map(|v| if let Val::Vector(s) = v { Some(StepReader::new(s)) } else { None }).collect();
         let mut win_readers: Vec<Option<WindowReader>> = vals
@@ -667,4 +725,71 @@ impl<'a> Ev<'a> {
         }
         Ok(Val::Vector(col.series))
     }
+
+    /// A function of one range vector whose value for a series depends on that series'
+    /// window alone ([`per_window`]), evaluated series by series: each series' samples are
+    /// read once for all steps while they are in cache, instead of every series at every
+    /// step. The result is the same as step by step (annotations are a set; series order is
+    /// settled by the caller).
+    fn call_series_major(
+        &mut self,
+        c: &crate::promql::ast::Call,
+        imp: functions::FnImpl,
+        r: &RangeData,
+    ) -> Result<Val, QueryError> {
+        let mut reader = WindowReader::new(r, self.opts.lookback_delta_ms);
+        let steps: Vec<i64> = self.steps().collect();
+        let mut col = Collector::new();
+        let mut out = Vec::new();
+        for i in 0..r.series.len() {
+            for &ts in &steps {
+                let Some(w) = reader.window(i, ts) else { continue };
+                let args = [Arg::Matrix(std::slice::from_ref(&w))];
+                let mut ctx = FnCtx {
+                    ts,
+                    range_ms: r.range,
+                    anchored: r.anchored,
+                    smoothed: r.smoothed,
+                    args: &c.args,
+                    pos: c.pos,
+                    query: self.query,
+                    annotations: &mut self.ann,
+                };
+                out.clear();
+                imp(&args, &mut ctx, &mut out).map_err(|e| QueryError::Execution(e.0))?;
+                for s in out.drain(..) {
+                    col.push(ts, s)?;
+                }
+            }
+            if i % 256 == 255 {
+                self.check_deadline()?;
+            }
+        }
+        Ok(Val::Vector(col.series))
+    }
+}
+
+/// Functions of a single range vector argument whose output for a series at a step depends
+/// only on that series' window there (one output sample at most, with the series' labels).
+fn per_window(name: &str) -> bool {
+    matches!(
+        name,
+        "rate"
+            | "increase"
+            | "delta"
+            | "irate"
+            | "idelta"
+            | "changes"
+            | "resets"
+            | "deriv"
+            | "avg_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "sum_over_time"
+            | "count_over_time"
+            | "last_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "present_over_time"
+    )
 }

@@ -49,6 +49,17 @@ pub struct Window<'a> {
     /// The series' metric name is already marked for removal (e.g. a subquery over a
     /// name-dropping function); name-keeping functions carry the mark on.
     pub drop_name: bool,
+    /// The series' metric name is empty or ends in a counter suffix (see
+    /// [`counter_name`]); computed once per series, not per step, so functions need not
+    /// touch the labels.
+    pub counter_name: bool,
+}
+
+/// Whether `metric`'s name is empty or ends in `_total`, `_sum`, `_count` or `_bucket`: the
+/// names `rate`/`increase` accept without the "might not be a counter" info.
+pub fn counter_name(metric: &crate::promql::engine::value::Metric) -> bool {
+    let name = metric_name(metric);
+    name.is_empty() || ["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s))
 }
 
 /// What a function sees besides its arguments.

@@ -3,7 +3,7 @@
 #![allow(clippy::type_complexity, clippy::excessive_precision)]
 
 use super::super::test_util::*;
-use super::super::{Arg, Window};
+use super::super::{Arg, Window, counter_name};
 
 fn run(query: &str, values: &[f64]) -> Outcome {
     let m = metric(&[("__name__", "metric")]);
@@ -71,7 +71,14 @@ fn empty_windows_give_nothing() {
 fn quantile_over_time_warns_about_bad_quantiles() {
     let m = metric(&[("__name__", "metric")]);
     let pts = [(0, 0.0), (10_000, 10.0), (20_000, 20.0), (30_000, 30.0)];
-    let w = [Window { metric: &m, floats: &pts, before: None, after: None, drop_name: false }];
+    let w = [Window {
+        metric: &m,
+        floats: &pts,
+        before: None,
+        after: None,
+        drop_name: false,
+        counter_name: counter_name(&m),
+    }];
     for (q, want, warn) in
         [(0.5, 15.0, false), (0.75, 22.5, false), (-1.0, f64::NEG_INFINITY, true), (f64::NAN, f64::NAN, true)]
     {
@@ -94,7 +101,14 @@ fn quantile_over_time_warns_about_bad_quantiles() {
 fn absent_over_time_labels_from_equality_matchers() {
     let m = metric(&[("__name__", "x")]);
     let pts = [(0, 1.0)];
-    let present = [Window { metric: &m, floats: &pts, before: None, after: None, drop_name: false }];
+    let present = [Window {
+        metric: &m,
+        floats: &pts,
+        before: None,
+        after: None,
+        drop_name: false,
+        counter_name: counter_name(&m),
+    }];
     let o = call("absent_over_time(x{job=\"a\"}[5m])", &[Arg::Matrix(&present)], Opts::default());
     assert!(o.is_empty());
     // functions.test "absent_over_time(nonexistent{job="mysql", instance=~".*"}[...])": only `=`.

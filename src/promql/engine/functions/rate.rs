@@ -42,9 +42,8 @@ fn extrapolated(
         };
         let Some(v) = v else { continue };
         out.push(out_sample(w.metric, ctx, v, true));
-        let name = metric_name(w.metric);
-        if is_counter && !name.is_empty() && !["_total", "_sum", "_count", "_bucket"].iter().any(|s| name.ends_with(s))
-        {
+        if is_counter && !w.counter_name {
+            let name = metric_name(w.metric);
             let msg =
                 format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}");
             annotate(ctx, AnnotationKind::Info, &msg, 0);

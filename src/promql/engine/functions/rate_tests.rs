@@ -4,7 +4,7 @@
 #![allow(clippy::type_complexity, clippy::excessive_precision)]
 
 use super::super::test_util::*;
-use super::super::{Arg, Window};
+use super::super::{Arg, Window, counter_name};
 
 /// Evaluates `query` at `ts` over `points`, cutting the window as the engine does.
 fn eval(query: &str, points: &[(i64, f64)], ts: i64, range: i64) -> Outcome {
@@ -196,7 +196,14 @@ fn deriv_and_predict_linear() {
     ];
     for (q, ts, end, range, want) in cases {
         let f = window_of(&reset, *end, *range);
-        let w = [Window { metric: &m, floats: &f, before: None, after: None, drop_name: false }];
+        let w = [Window {
+            metric: &m,
+            floats: &f,
+            before: None,
+            after: None,
+            drop_name: false,
+            counter_name: counter_name(&m),
+        }];
         let o = call(q, &[Arg::Matrix(&w), Arg::Scalar(3600.0)], Opts { ts: *ts, range_ms: *range, ..Opts::default() });
         assert_close(o.value(), *want, q);
     }
@@ -206,7 +213,14 @@ fn deriv_and_predict_linear() {
 fn double_exponential_smoothing_cases() {
     let m = metric(&[]);
     let run = |f: &[(i64, f64)], sf: f64, tf: f64| {
-        let w = [Window { metric: &m, floats: f, before: None, after: None, drop_name: false }];
+        let w = [Window {
+            metric: &m,
+            floats: f,
+            before: None,
+            after: None,
+            drop_name: false,
+            counter_name: counter_name(&m),
+        }];
         call(
             "double_exponential_smoothing(x[5m], 0.5, 0.5)",
             &[Arg::Matrix(&w), Arg::Scalar(sf), Arg::Scalar(tf)],
@@ -245,6 +259,7 @@ fn eval_extended(query: &str, pts: &[(i64, f64)], ts: i64, anchored: bool, smoot
         before: last_at_or_before(pts, ts - range),
         after: first_after(pts, ts),
         drop_name: false,
+        counter_name: counter_name(&m),
     }];
     call(query, &[Arg::Matrix(&w)], Opts { ts, range_ms: range, anchored, smoothed })
 }

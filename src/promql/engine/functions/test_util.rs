@@ -1,6 +1,6 @@
 //! Test helpers: build series, windows and a call context from query text.
 
-use super::{Arg, FnCtx, FnError, Window, lookup};
+use super::{Arg, FnCtx, FnError, Window, counter_name, lookup};
 use crate::model::Labels;
 use crate::promql::engine::value::{Annotations, Metric, Sample};
 use crate::promql::{Expr, ParserOptions, parse_expr};
@@ -76,7 +76,7 @@ pub fn call(query: &str, args: &[Arg<'_>], o: Opts) -> Outcome {
 
 /// Calls a range function over one window with samples `(t_ms, value)`.
 pub fn call_window(query: &str, m: &Metric, floats: &[(i64, f64)], o: Opts) -> Outcome {
-    let w = [Window { metric: m, floats, before: None, after: None, drop_name: false }];
+    let w = [Window { metric: m, floats, before: None, after: None, drop_name: false, counter_name: counter_name(m) }];
     call(query, &[Arg::Matrix(&w)], o)
 }
 
