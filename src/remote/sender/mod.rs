@@ -76,8 +76,8 @@ pub struct SendConfig {
     pub queue: QueueConfig,
     /// Extra HTTP headers (`headers`).
     pub headers: BTreeMap<String, String>,
-    /// The HTTP client (TLS and auth settings applied).
-    pub client: reqwest::Client,
+    /// The HTTP client (TLS and auth settings applied; OAuth2 through `authorize`).
+    pub client: crate::config::http::HttpClient,
     /// Body encoder.
     pub encoder: Encoder,
     /// `Content-Type` of the body.

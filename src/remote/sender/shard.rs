@@ -132,7 +132,11 @@ async fn send_with_retries(
         if attempt > 1 {
             req = req.header("Retry-Attempt", (attempt - 1).to_string());
         }
-        let res = req.body(body.clone()).send().await;
+        let res = match cfg.client.authorize(req).await {
+            Ok(req) => req.body(body.clone()).send().await.map_err(|e| e.to_string()),
+            // No token: retried like a network error.
+            Err(e) => Err(e.to_string()),
+        };
         metrics.requests.fetch_add(1, Relaxed);
         metrics.request_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         let retry_after = match res {
