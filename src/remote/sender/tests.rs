@@ -79,6 +79,7 @@ fn queue_opts(url: &str, db_dir: &std::path::Path, state: &std::path::Path) -> Q
         external_labels: Labels::from_pairs(&[("cluster", "c1")]).unwrap(),
         flush_deadline: Duration::from_millis(300),
         poll_interval: Duration::from_millis(5),
+        metadata: None,
     }
 }
 
