@@ -97,6 +97,17 @@ struct ServerFlags {
     /// Maximum number of queries executed concurrently.
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// Maximum overall number of samples to return via the remote read interface, in a single
+    /// query. 0 means no limit. Ignored for streamed response types.
+    #[arg(long = "storage.remote.read-sample-limit", value_name = "N", default_value_t = 50_000_000)]
+    remote_read_sample_limit: usize,
+    /// Maximum number of concurrent remote read calls. 0 means no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", value_name = "N", default_value_t = 10)]
+    remote_read_concurrent_limit: usize,
+    /// Maximum number of bytes in a single frame for streaming remote read response types
+    /// before marshalling (a frame may exceed it by one chunk).
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", value_name = "N", default_value_t = 1_048_576)]
+    remote_read_max_bytes_in_frame: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -327,6 +338,12 @@ fn run_server(f: ServerFlags) -> Result<()> {
     opts.web.enable_admin_api = f.enable_admin_api;
     opts.web.enable_remote_write_receiver = f.enable_remote_write_receiver;
     opts.web.max_query_concurrency = f.query_max_concurrency.max(1);
+    cairn::remote::configure(cairn::remote::Options {
+        read_sample_limit: f.remote_read_sample_limit,
+        read_concurrent_limit: f.remote_read_concurrent_limit,
+        read_max_bytes_in_frame: f.remote_read_max_bytes_in_frame,
+        ..cairn::remote::Options::default()
+    });
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async {
@@ -366,6 +383,9 @@ fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
         ("query.max-samples", f.query_max_samples.to_string()),
         ("query.lookback-delta", f.query_lookback_delta.clone()),
         ("query.max-concurrency", f.query_max_concurrency.to_string()),
+        ("storage.remote.read-sample-limit", f.remote_read_sample_limit.to_string()),
+        ("storage.remote.read-concurrent-limit", f.remote_read_concurrent_limit.to_string()),
+        ("storage.remote.read-max-bytes-in-frame", f.remote_read_max_bytes_in_frame.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
