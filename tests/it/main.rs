@@ -11,6 +11,7 @@ mod promql_engine;
 mod read_client;
 mod relabel_diff;
 mod remote;
+mod remote_metadata;
 mod remote_write_out;
 mod scrape;
 mod scrape_diff;

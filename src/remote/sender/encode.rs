@@ -119,6 +119,35 @@ mod tests {
         ]
     }
 
+    /// A 2.0 series carries its family's metadata, help and unit as symbols; a series of a
+    /// family the index does not know carries none.
+    #[test]
+    fn v2_series_carry_family_metadata() {
+        use crate::remote::metadata::MetricType;
+        use crate::remote::sender::metadata::FamilyMetadata;
+        let idx = MetadataIndex::default();
+        idx.refresh(vec![FamilyMetadata {
+            family: "up".into(),
+            kind: MetricType::Gauge,
+            help: "Target health.".into(),
+            unit: String::new(),
+        }]);
+        let mut b = batch();
+        b.push(Pending {
+            series: Arc::new(Labels::from_pairs(&[("__name__", "other")]).unwrap()),
+            t: 1,
+            v: 1.0,
+            seq: 0,
+        });
+        let r = v2::Request::decode(encode_v2_with(&b, Some(&idx)).as_slice()).unwrap();
+        let md = r.timeseries[0].metadata.expect("metadata of up");
+        assert_eq!(md.r#type, v2::metadata::MetricType::Gauge as i32);
+        assert_eq!(r.symbols[md.help_ref as usize], "Target health.");
+        assert_eq!(md.unit_ref, 0, "empty unit is symbol 0");
+        assert_eq!(r.timeseries[1].metadata, Some(md), "same family, same metadata");
+        assert_eq!(r.timeseries[2].metadata, None);
+    }
+
     /// Decoded with the generated types (the receiver's codec), the bodies hold every
     /// sample once, grouped by series in first-seen order.
     #[test]
