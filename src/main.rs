@@ -100,6 +100,17 @@ struct ServerFlags {
     /// How long to wait flushing sample on shutdown or config reload.
     #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "1m")]
     remote_flush_deadline: String,
+    /// Maximum overall number of samples to return via the remote read interface, in a single
+    /// query. 0 means no limit. Ignored for streamed response types.
+    #[arg(long = "storage.remote.read-sample-limit", value_name = "N", default_value_t = 50_000_000)]
+    remote_read_sample_limit: usize,
+    /// Maximum number of concurrent remote read calls. 0 means no limit.
+    #[arg(long = "storage.remote.read-concurrent-limit", value_name = "N", default_value_t = 10)]
+    remote_read_concurrent_limit: usize,
+    /// Maximum number of bytes in a single frame for streaming remote read response types
+    /// before marshalling (a frame may exceed it by one chunk).
+    #[arg(long = "storage.remote.read-max-bytes-in-frame", value_name = "N", default_value_t = 1_048_576)]
+    remote_read_max_bytes_in_frame: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -333,6 +344,12 @@ fn run_server(f: ServerFlags) -> Result<()> {
     opts.remote_flush_deadline = std::time::Duration::from_millis(
         parse_duration(&f.remote_flush_deadline).context("invalid --storage.remote.flush-deadline")?.max(0) as u64,
     );
+    cairn::remote::configure(cairn::remote::Options {
+        read_sample_limit: f.remote_read_sample_limit,
+        read_concurrent_limit: f.remote_read_concurrent_limit,
+        read_max_bytes_in_frame: f.remote_read_max_bytes_in_frame,
+        ..cairn::remote::Options::default()
+    });
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async {
@@ -373,6 +390,9 @@ fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
         ("query.lookback-delta", f.query_lookback_delta.clone()),
         ("query.max-concurrency", f.query_max_concurrency.to_string()),
         ("storage.remote.flush-deadline", f.remote_flush_deadline.clone()),
+        ("storage.remote.read-sample-limit", f.remote_read_sample_limit.to_string()),
+        ("storage.remote.read-concurrent-limit", f.remote_read_concurrent_limit.to_string()),
+        ("storage.remote.read-max-bytes-in-frame", f.remote_read_max_bytes_in_frame.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -123,18 +123,25 @@ impl Ctx<'_> {
         if token_url.is_empty() {
             return Err(self.err_at(o, "oauth2 token_url must be configured"));
         }
-        if let Some(t) = &v.tls_config {
-            self.tls(t)?;
-        }
-        if let Some(p) = &v.proxy_url {
-            check_go_url(&p.value).map_err(|e| self.err_at(p, e))?;
-        }
+        let tls = match &v.tls_config {
+            Some(t) => self.tls(t)?,
+            None => TlsConfig::default(),
+        };
+        let proxy_url = match v.proxy_url.as_ref().filter(|p| !p.value.is_empty()) {
+            Some(p) => {
+                check_go_url(&p.value).map_err(|e| self.err_at(p, e))?;
+                Some(p.value.clone())
+            }
+            None => None,
+        };
         Ok(OAuth2 {
             client_id,
             client_secret,
             scopes: v.scopes.clone().unwrap_or_default(),
             token_url,
             endpoint_params: v.endpoint_params.clone().unwrap_or_default(),
+            tls,
+            proxy_url,
         })
     }
 

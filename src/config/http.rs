@@ -1,13 +1,15 @@
 //! Outgoing HTTP clients from [`HttpClientConfig`]: TLS, authentication, proxy, redirects,
 //! HTTP/2 and gzip, as Prometheus's common HTTP client sets them up.
 //!
-//! Principal item: [`build_client`]. Files named in the config (CA, client certificate and
-//! key, password and credentials files) are read when the client is built; a reload builds
-//! new clients. Limits: `oauth2` is validated at load but has no token-fetching runtime, so
-//! building a client for it fails; `server_name` changes the name the server certificate
+//! Principal items: [`build_client`] and the [`HttpClient`] it returns. Files named in the
+//! config (CA, client certificate and key, password and credentials files) are read when the
+//! client is built; a reload builds new clients. With `oauth2`, every request must go through
+//! [`HttpClient::authorize`], which adds the token ([`super::oauth2`]); without it that call
+//! costs nothing. Limits: `server_name` changes the name the server certificate
 //! is verified against but not the SNI sent (reqwest sends the URL's host); TLS 1.0 and 1.1
 //! are not offered (a `min_version` below TLS 1.2 means TLS 1.2).
 
+use super::oauth2::{Error as OAuth2Error, TokenSource};
 use super::{Error, HttpClientConfig, Secret, TlsConfig};
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -29,10 +31,68 @@ const MAX_REDIRECTS: usize = 10;
 /// Gzip responses are decompressed; a caller that must not ask for gzip (a scrape with
 /// `enable_compression: false`) sets its own `Accept-Encoding` on the request, which the
 /// client then leaves alone.
-pub fn build_client(cfg: &HttpClientConfig, timeout: Duration) -> Result<reqwest::Client, Error> {
-    if cfg.oauth2.is_some() {
-        return Err(Error::new(Path::new(""), "oauth2 is not supported by Cairn yet: no token can be fetched"));
+pub fn build_client(cfg: &HttpClientConfig, timeout: Duration) -> Result<HttpClient, Error> {
+    let client = build_reqwest(cfg, timeout)?;
+    let oauth2 = match &cfg.oauth2 {
+        Some(o) => {
+            // The token request has its own TLS and proxy settings, nothing else.
+            let token_cfg =
+                HttpClientConfig { tls: o.tls.clone(), proxy_url: o.proxy_url.clone(), ..HttpClientConfig::default() };
+            let token_client = build_reqwest(&token_cfg, timeout)?;
+            Some(Arc::new(TokenSource::new(o.clone(), token_client)))
+        }
+        None => None,
+    };
+    Ok(HttpClient { client, oauth2 })
+}
+
+/// An outgoing HTTP client: a `reqwest::Client` plus, with `oauth2`, the token source whose
+/// token [`HttpClient::authorize`] adds to each request.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    oauth2: Option<Arc<TokenSource>>,
+}
+
+impl From<reqwest::Client> for HttpClient {
+    fn from(client: reqwest::Client) -> Self {
+        HttpClient { client, oauth2: None }
     }
+}
+
+impl HttpClient {
+    /// The underlying client (requests built on it still need [`HttpClient::authorize`]).
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A `GET` request (send it through [`HttpClient::authorize`]).
+    pub fn get<U: reqwest::IntoUrl>(&self, url: U) -> reqwest::RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// A `POST` request (send it through [`HttpClient::authorize`]).
+    pub fn post<U: reqwest::IntoUrl>(&self, url: U) -> reqwest::RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// Whether requests carry an OAuth2 token.
+    pub fn has_oauth2(&self) -> bool {
+        self.oauth2.is_some()
+    }
+
+    /// Adds the OAuth2 token (fetched or refreshed when needed) as the `Authorization`
+    /// header; returns `req` untouched when there is no `oauth2`.
+    pub async fn authorize(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, OAuth2Error> {
+        match &self.oauth2 {
+            None => Ok(req),
+            Some(ts) => Ok(req.header(AUTHORIZATION, ts.header().await?)),
+        }
+    }
+}
+
+/// The `reqwest` client for everything in `cfg` but `oauth2`.
+fn build_reqwest(cfg: &HttpClientConfig, timeout: Duration) -> Result<reqwest::Client, Error> {
     let tls = rustls_config(&cfg.tls, cfg.enable_http2)?;
     let mut b = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)

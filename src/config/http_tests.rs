@@ -204,10 +204,13 @@ fn build_errors() {
                     scopes: vec![],
                     token_url: "http://t".into(),
                     endpoint_params: BTreeMap::new(),
+                    // The token request's own TLS settings are loaded with the client.
+                    tls: TlsConfig { ca_file: Some(missing.clone()), ..TlsConfig::default() },
+                    proxy_url: None,
                 }),
                 ..HttpClientConfig::default()
             },
-            "oauth2 is not supported",
+            "unable to read CA cert",
         ),
         (HttpClientConfig { proxy_url: Some("::not a url".into()), ..HttpClientConfig::default() }, "proxy_url"),
         (

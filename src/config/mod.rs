@@ -21,6 +21,7 @@
 mod client;
 mod convert;
 pub mod http;
+pub mod oauth2;
 mod paths;
 mod raw;
 pub mod redact;
@@ -276,6 +277,10 @@ pub struct OAuth2 {
     pub token_url: String,
     /// `endpoint_params`.
     pub endpoint_params: BTreeMap<String, String>,
+    /// `tls_config` of the token request.
+    pub tls: TlsConfig,
+    /// `proxy_url` of the token request.
+    pub proxy_url: Option<String>,
 }
 
 /// `tls_config`.

@@ -19,14 +19,17 @@ fn is_json(ct: &str) -> bool {
 }
 
 /// One refresh: the groups the URL serves now.
-async fn fetch(client: &reqwest::Client, url: &str, refresh: Duration) -> Result<Vec<TargetGroup>, String> {
-    let resp = client
+async fn fetch(
+    client: &crate::config::http::HttpClient,
+    url: &str,
+    refresh: Duration,
+) -> Result<Vec<TargetGroup>, String> {
+    let req = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
-        .header("X-Prometheus-Refresh-Interval-Seconds", format!("{}", refresh.as_secs_f64()))
-        .send()
-        .await
-        .map_err(|e| crate::scrape::client::request_error(url, &e))?;
+        .header("X-Prometheus-Refresh-Interval-Seconds", format!("{}", refresh.as_secs_f64()));
+    let req = client.authorize(req).await.map_err(|e| format!("Get {url:?}: {e}"))?;
+    let resp = req.send().await.map_err(|e| crate::scrape::client::request_error(url, &e))?;
     if resp.status() != reqwest::StatusCode::OK {
         return Err(format!("server returned HTTP status {}", resp.status()));
     }

@@ -242,6 +242,9 @@ const FRAMES_IN_FLIGHT: usize = 4;
 async fn read_handler(State(s): State<AppState>, body: Bytes) -> Response {
     let Some(db) = s.db() else { return crate::web::not_ready() };
     let remote: &'static Remote = state();
+    // Beyond the concurrent-read limit, wait for a running read to finish; the slot is held
+    // until the answer (or the last streamed frame) is produced.
+    let slot = remote.read_gate.enter().await;
     let req = match codec::decode_read_request(&body, remote.opts.max_decompressed_bytes) {
         Ok(r) => r,
         Err(e) => return decode_error(&e),
@@ -254,6 +257,7 @@ async fn read_handler(State(s): State<AppState>, body: Bytes) -> Response {
     use super::pb::prometheus::read_request::ResponseType;
     if kind == ResponseType::Samples {
         let job = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let _g = remote.metrics.read_started(false);
             read::read_samples(&db, &req, remote.opts.read_sample_limit).map(|r| codec::encode_read_response(&r))
         })
@@ -272,6 +276,7 @@ async fn read_handler(State(s): State<AppState>, body: Bytes) -> Response {
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(FRAMES_IN_FLIGHT);
     let producer = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let _g = remote.metrics.read_started(true);
         let res = read::stream_chunks(&db, &req, remote.opts.read_max_bytes_in_frame, |frame| {
             tx.blocking_send(Ok(Bytes::from(frame))).is_ok()

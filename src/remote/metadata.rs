@@ -40,6 +40,35 @@ impl MetricType {
         }
     }
 
+    /// From the name the API uses (as scrapes record it); anything else is unknown.
+    pub fn from_api(s: &str) -> MetricType {
+        match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            _ => MetricType::Unknown,
+        }
+    }
+
+    /// The enum number in `prometheus.MetricMetadata.MetricType` and
+    /// `io.prometheus.write.v2.Metadata.MetricType` (the two agree).
+    pub fn to_proto(self) -> i32 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
+        }
+    }
+
     /// From the enum number shared by `prometheus.MetricMetadata.MetricType` and
     /// `io.prometheus.write.v2.Metadata.MetricType` (0 is unknown/unspecified in both).
     pub fn from_proto(n: i32) -> MetricType {
@@ -181,6 +210,32 @@ mod tests {
         let b = s.get("b");
         assert_eq!(b.len(), MAX_PER_METRIC);
         assert_eq!(b.last().map(|m| m.help.as_str()), Some("v19"));
+    }
+
+    #[test]
+    fn api_names_round_trip_through_proto_numbers() {
+        // prompb's MetricMetadata_MetricType and the v2 Metadata.MetricType both number
+        // UNKNOWN/UNSPECIFIED 0, COUNTER 1, GAUGE 2, HISTOGRAM 3, GAUGEHISTOGRAM 4, SUMMARY 5,
+        // INFO 6, STATESET 7; the generated enums are checked against the numbers here.
+        use crate::remote::pb::prometheus::metric_metadata::MetricType as V1;
+        use crate::remote::pb::write_v2::metadata::MetricType as V2;
+        let cases = [
+            ("counter", V1::Counter as i32, V2::Counter as i32),
+            ("gauge", V1::Gauge as i32, V2::Gauge as i32),
+            ("histogram", V1::Histogram as i32, V2::Histogram as i32),
+            ("gaugehistogram", V1::Gaugehistogram as i32, V2::Gaugehistogram as i32),
+            ("summary", V1::Summary as i32, V2::Summary as i32),
+            ("info", V1::Info as i32, V2::Info as i32),
+            ("stateset", V1::Stateset as i32, V2::Stateset as i32),
+            ("unknown", V1::Unknown as i32, V2::Unspecified as i32),
+        ];
+        for (name, v1, v2) in cases {
+            let t = MetricType::from_api(name);
+            assert_eq!(t.as_str(), name);
+            assert_eq!((t.to_proto(), t.to_proto()), (v1, v2), "{name}");
+            assert_eq!(MetricType::from_proto(t.to_proto()), t);
+        }
+        assert_eq!(MetricType::from_api("untyped"), MetricType::Unknown);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 pub mod codec;
 pub mod fanout;
+pub mod gate;
 pub mod http;
 pub mod metadata;
 pub mod metrics;
@@ -47,6 +48,9 @@ pub struct Options {
     pub read_sample_limit: usize,
     /// Bound of one streamed remote read frame (`--storage.remote.read-max-bytes-in-frame`).
     pub read_max_bytes_in_frame: usize,
+    /// Remote reads served at once; more wait (`--storage.remote.read-concurrent-limit`,
+    /// 10; 0 means no limit).
+    pub read_concurrent_limit: usize,
     /// Error messages listed in one 400 answer before the rest are summarised.
     pub max_listed_errors: usize,
 }
@@ -58,6 +62,7 @@ impl Default for Options {
             max_ahead_ms: 10 * 60 * 1000,
             read_sample_limit: 50_000_000,
             read_max_bytes_in_frame: codec::DEFAULT_MAX_BYTES_IN_FRAME,
+            read_concurrent_limit: 10,
             max_listed_errors: 20,
         }
     }
@@ -72,16 +77,24 @@ pub struct Remote {
     pub metrics: metrics::Metrics,
     /// Metadata received.
     pub metadata: metadata::MetadataStore,
+    /// Bounds concurrent remote reads.
+    pub read_gate: gate::Gate,
 }
 
 impl Remote {
     /// A fresh instance (tests; the server uses [`state`]).
     pub fn new(opts: Options) -> Remote {
-        Remote { opts, ..Remote::default() }
+        Remote { read_gate: gate::Gate::new(opts.read_concurrent_limit), opts, ..Remote::default() }
     }
 }
 
 static STATE: OnceLock<Remote> = OnceLock::new();
+
+/// Sets the process-wide instance's limits (from the command line). Must run before the
+/// first request; returns false (and changes nothing) if the instance already exists.
+pub fn configure(opts: Options) -> bool {
+    STATE.set(Remote::new(opts)).is_ok()
+}
 
 /// The process-wide instance the HTTP routes use.
 pub fn state() -> &'static Remote {

@@ -20,7 +20,7 @@ const MAX_RESPONSE_BYTES: usize = 1 << 30;
 /// One `remote_read` endpoint.
 pub struct ReadClient {
     url: String,
-    client: reqwest::Client,
+    client: crate::config::http::HttpClient,
     timeout: Duration,
     headers: Vec<(String, String)>,
     rt: tokio::runtime::Handle,
@@ -66,6 +66,7 @@ impl ReadClient {
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
+        let req = self.client.authorize(req).await.map_err(|e| format!("remote_read {}: {e}", self.url))?;
         let resp = req.body(body).send().await.map_err(|e| format!("remote_read {}: {e}", self.url))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| format!("remote_read {}: {e}", self.url))?;

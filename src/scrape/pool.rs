@@ -45,7 +45,7 @@ impl PoolView {
 
 /// Commands from the manager.
 enum PoolCmd {
-    Reload(Arc<ScrapeConfig>, reqwest::Client, oneshot::Sender<()>),
+    Reload(Arc<ScrapeConfig>, crate::config::http::HttpClient, oneshot::Sender<()>),
     /// Stop every loop (with stale markers when `stale`), then end.
     Stop {
         stale: bool,
@@ -76,7 +76,11 @@ pub(crate) struct PoolHandle {
 
 impl PoolHandle {
     /// Starts a pool for `config` scraping with `client`.
-    pub(crate) fn spawn(config: Arc<ScrapeConfig>, client: reqwest::Client, deps: PoolDeps) -> PoolHandle {
+    pub(crate) fn spawn(
+        config: Arc<ScrapeConfig>,
+        client: crate::config::http::HttpClient,
+        deps: PoolDeps,
+    ) -> PoolHandle {
         let (cmd, cmd_rx) = mpsc::channel(4);
         let (sd_tx, sd_rx) = mpsc::channel(64);
         let view = Arc::new(PoolView::default());
@@ -100,7 +104,7 @@ impl PoolHandle {
 
     /// Applies a changed config: loops restart with it (keeping their caches when the
     /// change cannot alter labels), discovery restarts if its sections changed.
-    pub(crate) async fn reload(&mut self, config: Arc<ScrapeConfig>, client: reqwest::Client) {
+    pub(crate) async fn reload(&mut self, config: Arc<ScrapeConfig>, client: crate::config::http::HttpClient) {
         self.config = config.clone();
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(PoolCmd::Reload(config, client, tx)).await.is_ok() {
@@ -134,7 +138,7 @@ struct Running {
 
 struct Pool {
     config: Arc<ScrapeConfig>,
-    client: reqwest::Client,
+    client: crate::config::http::HttpClient,
     deps: PoolDeps,
     view: Arc<PoolView>,
     loops: HashMap<u64, Running>,
@@ -222,7 +226,7 @@ impl Pool {
         self.deps.sd_metrics.set_discovered(&self.config.job_name, None);
     }
 
-    async fn reload(&mut self, cfg: Arc<ScrapeConfig>, client: reqwest::Client) {
+    async fn reload(&mut self, cfg: Arc<ScrapeConfig>, client: crate::config::http::HttpClient) {
         self.deps.metrics.pool_reloads.inc();
         let reuse = reusable_cache(&self.config, &cfg);
         if !same_discovery(&self.config, &cfg) {

@@ -33,7 +33,7 @@ pub struct LoopConfig {
     /// The target.
     pub target: Arc<Target>,
     /// The pool's client.
-    pub client: reqwest::Client,
+    pub client: crate::config::http::HttpClient,
     /// Scrape interval.
     pub interval: Duration,
     /// Scrape timeout.
@@ -253,17 +253,16 @@ async fn scrape_and_report(
 async fn fetch(cfg: &LoopConfig, buf: &mut Vec<u8>) -> Result<Option<String>, String> {
     let url = cfg.target.url();
     let work = async {
-        let resp = cfg
+        let req = cfg
             .client
             .get(url)
             .header(ACCEPT, &cfg.accept)
             .header(ACCEPT_ENCODING, cfg.accept_encoding)
             .header(USER_AGENT, USER_AGENT_VALUE)
             .header("X-Prometheus-Scrape-Timeout-Seconds", client::timeout_header(cfg.timeout))
-            .timeout(cfg.timeout)
-            .send()
-            .await
-            .map_err(|e| client::request_error(url, &e))?;
+            .timeout(cfg.timeout);
+        let req = cfg.client.authorize(req).await.map_err(|e| format!("Get {url:?}: {e}"))?;
+        let resp = req.send().await.map_err(|e| client::request_error(url, &e))?;
         if resp.status() != reqwest::StatusCode::OK {
             return Err(format!("server returned HTTP status {}", resp.status()));
         }

@@ -9,6 +9,7 @@
 //! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
 //! `--web.listen-address` and passes [`shutdown_signal`] (SIGTERM or SIGINT).
 
+pub mod metadata;
 pub mod tls;
 pub mod units;
 
@@ -157,6 +158,7 @@ pub async fn run(
                     }
                     let mut rw = WriteStorage::new(dir2, tokio::runtime::Handle::current(), encode::for_config);
                     rw.set_flush_deadline(flush_deadline);
+                    rw.set_metadata_source(Arc::new(metadata::ScrapeMetadata(manager.clone())));
                     let rw = Arc::new(tokio::sync::Mutex::new(rw));
                     state.set_remote_write(rw.clone());
                     if let Err(e) = apply_remote(&state, &state.config()).await {

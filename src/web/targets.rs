@@ -171,7 +171,7 @@ pub fn target_metadata(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, 
 }
 
 /// `GET /api/v1/metadata?metric=&limit=&limit_per_metric=`: the distinct metadata of each
-/// metric over all targets, metrics sorted.
+/// metric over all targets and what remote write and OTLP senders sent, metrics sorted.
 pub fn metadata(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
     let limit = limit_param(r, "limit")?;
     let per_metric = limit_param(r, "limit_per_metric")?;
@@ -185,6 +185,15 @@ pub fn metadata(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiErro
             for m in found {
                 metrics.entry(m.metric).or_default().insert((m.kind, m.help, m.unit));
             }
+        }
+    }
+    // Metadata received by remote write and OTLP joins the scraped one; identical entries
+    // show once.
+    let received = crate::remote::metadata().snapshot((!metric.is_empty()).then_some(metric), None, None);
+    for (name, list) in received {
+        let set = metrics.entry(name).or_default();
+        for m in list {
+            set.insert((m.kind.as_str(), m.help, m.unit));
         }
     }
     let mut out = Vec::new();

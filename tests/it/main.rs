@@ -12,6 +12,7 @@ mod read_client;
 mod relabel_diff;
 mod remote;
 mod remote_loss;
+mod remote_metadata;
 mod remote_write_out;
 mod scrape;
 mod scrape_diff;

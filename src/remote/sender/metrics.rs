@@ -35,6 +35,14 @@ pub struct QueueMetrics {
     pub request_micros: AtomicU64,
     /// WAL segments that vanished (truncated) before this queue read them.
     pub wal_segments_lost: AtomicU64,
+    /// Metadata entries the remote end accepted.
+    pub metadata_sent: AtomicU64,
+    /// Metadata entries given up on (4xx).
+    pub metadata_failed: AtomicU64,
+    /// Metadata entries sent again after a recoverable failure.
+    pub metadata_retried: AtomicU64,
+    /// Compressed bytes of metadata requests accepted.
+    pub metadata_bytes: AtomicU64,
 }
 
 impl QueueMetrics {
@@ -47,7 +55,7 @@ impl QueueMetrics {
     pub fn render(&self, remote_name: &str, url: &str, min_shards: usize, max_shards: usize, out: &mut String) {
         let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(remote_name), escape(url));
         let secs = |ms: i64| ms as f64 / 1000.0;
-        let rows: [(&str, &str, &str, f64); 14] = [
+        let rows: [(&str, &str, &str, f64); 18] = [
             (
                 "prometheus_remote_storage_samples_in_total",
                 "counter",
@@ -125,6 +133,30 @@ impl QueueMetrics {
                 "gauge",
                 "The maximum number of shards that the queue is allowed to run.",
                 max_shards as f64,
+            ),
+            (
+                "prometheus_remote_storage_metadata_total",
+                "counter",
+                "Total number of metadata entries sent to remote storage.",
+                self.metadata_sent.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_metadata_failed_total",
+                "counter",
+                "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.",
+                self.metadata_failed.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_metadata_retried_total",
+                "counter",
+                "Total number of metadata entries which failed on send to remote storage but were retried because the send error was recoverable.",
+                self.metadata_retried.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_metadata_bytes_total",
+                "counter",
+                "The total number of bytes of metadata sent by the queue after compression.",
+                self.metadata_bytes.load(Relaxed) as f64,
             ),
             (
                 "cairn_remote_storage_wal_segments_lost_total",

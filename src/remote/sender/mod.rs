@@ -28,6 +28,7 @@
 //! shards drain and restarts them with the new count.
 
 pub mod encode;
+pub mod metadata;
 pub mod metrics;
 mod shard;
 pub mod storage;
@@ -65,6 +66,7 @@ pub struct Pending {
 pub type Encoder = Arc<dyn Fn(&[Pending]) -> Vec<u8> + Send + Sync>;
 
 /// Where and how one queue sends.
+#[derive(Clone)]
 pub struct SendConfig {
     /// Queue name (`remote_name` label).
     pub name: String,
@@ -76,8 +78,8 @@ pub struct SendConfig {
     pub queue: QueueConfig,
     /// Extra HTTP headers (`headers`).
     pub headers: BTreeMap<String, String>,
-    /// The HTTP client (TLS and auth settings applied).
-    pub client: reqwest::Client,
+    /// The HTTP client (TLS and auth settings applied; OAuth2 through `authorize`).
+    pub client: crate::config::http::HttpClient,
     /// Body encoder.
     pub encoder: Encoder,
     /// `Content-Type` of the body.
@@ -102,6 +104,8 @@ pub struct QueueOptions {
     pub flush_deadline: Duration,
     /// How often the reader looks for new WAL records when it has caught up.
     pub poll_interval: Duration,
+    /// Metric metadata to send (`metadata_config.send`), if any.
+    pub metadata: Option<metadata::MetadataOptions>,
 }
 
 /// A running queue.
@@ -115,17 +119,22 @@ pub struct QueueManager {
     deadline: watch::Sender<Option<Instant>>,
     flush_deadline: Duration,
     reader: Option<std::thread::JoinHandle<()>>,
+    metadata_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl QueueManager {
     /// Starts the queue's reader thread and shards on `rt`.
-    pub fn start(opts: QueueOptions, rt: tokio::runtime::Handle) -> QueueManager {
+    pub fn start(mut opts: QueueOptions, rt: tokio::runtime::Handle) -> QueueManager {
         let metrics = Arc::new(QueueMetrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (deadline, deadline_rx) = watch::channel(None);
         let (name, url) = (opts.send.name.clone(), opts.send.url.clone());
         let (min_shards, max_shards) = (opts.send.queue.min_shards.max(1), opts.send.queue.max_shards.max(1));
         let flush_deadline = opts.flush_deadline;
+        let metadata_task = opts
+            .metadata
+            .take()
+            .map(|m| rt.spawn(metadata::run(Arc::new(opts.send.clone()), m, metrics.clone(), deadline_rx.clone())));
         let reader = {
             let (metrics, stop) = (metrics.clone(), stop.clone());
             std::thread::Builder::new()
@@ -134,7 +143,18 @@ impl QueueManager {
                 .map_err(|e| tracing::error!(error = %e, "remote write: cannot start the reader thread"))
                 .ok()
         };
-        QueueManager { name, url, min_shards, max_shards, metrics, stop, deadline, flush_deadline, reader }
+        QueueManager {
+            name,
+            url,
+            min_shards,
+            max_shards,
+            metrics,
+            stop,
+            deadline,
+            flush_deadline,
+            reader,
+            metadata_task,
+        }
     }
 
     /// The queue's metrics.
@@ -151,6 +171,10 @@ impl QueueManager {
     pub async fn stop(mut self) {
         let _ = self.deadline.send(Some(Instant::now() + self.flush_deadline));
         self.stop.store(true, Relaxed);
+        // Metadata is collected afresh every interval: nothing pending is lost by stopping.
+        if let Some(t) = self.metadata_task.take() {
+            t.abort();
+        }
         if let Some(h) = self.reader.take() {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
@@ -183,8 +207,16 @@ impl Reader {
         deadline: watch::Receiver<Option<Instant>>,
         rt: tokio::runtime::Handle,
     ) -> Reader {
-        let QueueOptions { send, wal_dir, state_dir, relabel, external_labels, flush_deadline: _, poll_interval } =
-            opts;
+        let QueueOptions {
+            send,
+            wal_dir,
+            state_dir,
+            relabel,
+            external_labels,
+            flush_deadline: _,
+            poll_interval,
+            metadata: _,
+        } = opts;
         Reader {
             wal_dir,
             state_dir,

@@ -10,14 +10,14 @@ use super::{Pending, SendConfig};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 
 /// What became of one batch.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub(super) enum Outcome {
     /// Accepted (2xx).
     Sent,
     /// Rejected for good (4xx): counted as failed, acknowledged so the queue moves on.
@@ -113,6 +113,31 @@ async fn send_with_retries(
             return Outcome::Failed;
         }
     };
+    let tally =
+        Tally { retried: &metrics.samples_retried, bytes: &metrics.bytes_sent, items: batch.len() as u64, timed: true };
+    post_with_retries(cfg, body, tally, metrics, deadline).await
+}
+
+/// Which counters one request moves.
+pub(super) struct Tally<'a> {
+    /// Raised by `items` on each retry.
+    pub retried: &'a AtomicU64,
+    /// Raised by the body size once accepted.
+    pub bytes: &'a AtomicU64,
+    /// Entries in the request (samples or metadata).
+    pub items: u64,
+    /// Whether the request counts in the request count and time behind resharding.
+    pub timed: bool,
+}
+
+/// Posts `body` (snappy-compressed), retrying recoverable failures with exponential backoff.
+pub(super) async fn post_with_retries(
+    cfg: &SendConfig,
+    body: bytes::Bytes,
+    tally: Tally<'_>,
+    metrics: &QueueMetrics,
+    deadline: &watch::Receiver<Option<Instant>>,
+) -> Outcome {
     let mut backoff = cfg.queue.min_backoff;
     let mut attempt = 0u32;
     loop {
@@ -132,12 +157,18 @@ async fn send_with_retries(
         if attempt > 1 {
             req = req.header("Retry-Attempt", (attempt - 1).to_string());
         }
-        let res = req.body(body.clone()).send().await;
-        metrics.requests.fetch_add(1, Relaxed);
-        metrics.request_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        let res = match cfg.client.authorize(req).await {
+            Ok(req) => req.body(body.clone()).send().await.map_err(|e| e.to_string()),
+            // No token: retried like a network error.
+            Err(e) => Err(e.to_string()),
+        };
+        if tally.timed {
+            metrics.requests.fetch_add(1, Relaxed);
+            metrics.request_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        }
         let retry_after = match res {
             Ok(resp) if resp.status().is_success() => {
-                metrics.bytes_sent.fetch_add(body.len() as u64, Relaxed);
+                tally.bytes.fetch_add(body.len() as u64, Relaxed);
                 return Outcome::Sent;
             }
             Ok(resp) => {
@@ -152,7 +183,7 @@ async fn send_with_retries(
                 let text = resp.text().await.unwrap_or_default();
                 let text = text.lines().next().unwrap_or("").chars().take(256).collect::<String>();
                 if !recoverable {
-                    tracing::error!(queue = %cfg.name, %status, body = %text, samples = batch.len(), "remote write: non-recoverable error, dropping the batch");
+                    tracing::error!(queue = %cfg.name, %status, body = %text, items = tally.items, "remote write: non-recoverable error, dropping the batch");
                     return Outcome::Failed;
                 }
                 tracing::warn!(queue = %cfg.name, %status, body = %text, "remote write: recoverable error, retrying");
@@ -163,7 +194,7 @@ async fn send_with_retries(
                 None
             }
         };
-        metrics.samples_retried.fetch_add(batch.len() as u64, Relaxed);
+        tally.retried.fetch_add(tally.items, Relaxed);
         let wait = retry_after.map(|r| r.min(cfg.queue.max_backoff)).unwrap_or(backoff);
         if let Some(dl) = *deadline.borrow()
             && Instant::now() + wait >= dl

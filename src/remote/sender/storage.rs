@@ -5,19 +5,23 @@
 //! went away. Each queue's position file lives in `<data dir>/remote_write/<queue name>/`, so a
 //! changed entry for the same queue name resumes where the old one stopped.
 
+use super::metadata::{MetadataIndex, MetadataOptions, MetadataSource};
 use super::{Encoder, QueueManager, QueueOptions, SendConfig};
 use crate::config::{Config, RemoteWriteConfig};
 use crate::model::Labels;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a stopping queue keeps trying to deliver what it holds (Prometheus's
 /// `--storage.remote.flush-deadline` default).
 pub const DEFAULT_FLUSH_DEADLINE: Duration = Duration::from_secs(60);
 
-/// Builds a queue's body encoder for its `protobuf_message` (remote write 1.0 or 2.0).
-pub type EncoderFactory = fn(&RemoteWriteConfig) -> Result<(Encoder, &'static str, &'static str), String>;
+/// Builds a queue's body encoder for its `protobuf_message` (remote write 1.0 or 2.0); a 2.0
+/// encoder attaches per-series metadata from the index when one is given.
+pub type EncoderFactory =
+    fn(&RemoteWriteConfig, Option<Arc<MetadataIndex>>) -> Result<(Encoder, &'static str, &'static str), String>;
 
 /// The running queues.
 pub struct WriteStorage {
@@ -25,13 +29,27 @@ pub struct WriteStorage {
     rt: tokio::runtime::Handle,
     encoders: EncoderFactory,
     flush_deadline: Duration,
+    metadata: Option<Arc<dyn MetadataSource>>,
     queues: BTreeMap<String, (RemoteWriteConfig, Labels, QueueManager)>,
 }
 
 impl WriteStorage {
     /// No queues yet; `data_dir` is the TSDB directory (its `wal/` is what queues follow).
     pub fn new(data_dir: PathBuf, rt: tokio::runtime::Handle, encoders: EncoderFactory) -> WriteStorage {
-        WriteStorage { data_dir, rt, encoders, flush_deadline: DEFAULT_FLUSH_DEADLINE, queues: BTreeMap::new() }
+        WriteStorage {
+            data_dir,
+            rt,
+            encoders,
+            flush_deadline: DEFAULT_FLUSH_DEADLINE,
+            metadata: None,
+            queues: BTreeMap::new(),
+        }
+    }
+
+    /// Sets where queues started from now on get metric metadata (the scrape targets'); without
+    /// it no metadata is sent.
+    pub fn set_metadata_source(&mut self, source: Arc<dyn MetadataSource>) {
+        self.metadata = Some(source);
     }
 
     /// Sets how long stopping queues flush.
@@ -75,7 +93,17 @@ impl WriteStorage {
 
     fn start_queue(&self, name: &str, rw: &RemoteWriteConfig, ext: &Labels) -> Result<QueueManager, String> {
         let client = crate::config::http::build_client(&rw.http, rw.remote_timeout).map_err(|e| e.to_string())?;
-        let (encoder, content_type, version) = (self.encoders)(rw)?;
+        let is_v2 = rw.protobuf_message == super::encode::V2_MESSAGE;
+        let metadata = match &self.metadata {
+            Some(source) if rw.metadata.send => Some(MetadataOptions {
+                source: source.clone(),
+                config: rw.metadata.clone(),
+                index: is_v2.then(|| Arc::new(MetadataIndex::default())),
+            }),
+            _ => None,
+        };
+        let index = metadata.as_ref().and_then(|m| m.index.clone());
+        let (encoder, content_type, version) = (self.encoders)(rw, index)?;
         let opts = QueueOptions {
             send: SendConfig {
                 name: name.to_string(),
@@ -94,6 +122,7 @@ impl WriteStorage {
             external_labels: ext.clone(),
             flush_deadline: self.flush_deadline,
             poll_interval: Duration::from_millis(50),
+            metadata,
         };
         Ok(QueueManager::start(opts, self.rt.clone()))
     }

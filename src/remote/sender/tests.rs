@@ -68,7 +68,7 @@ fn queue_opts(url: &str, db_dir: &std::path::Path, state: &std::path::Path) -> Q
             timeout: Duration::from_secs(5),
             queue,
             headers: BTreeMap::new(),
-            client: reqwest::Client::builder().build().unwrap(),
+            client: reqwest::Client::builder().build().unwrap().into(),
             encoder: text_encoder(),
             content_type: "text/plain".into(),
             version_header: "0.1.0".into(),
@@ -79,6 +79,7 @@ fn queue_opts(url: &str, db_dir: &std::path::Path, state: &std::path::Path) -> Q
         external_labels: Labels::from_pairs(&[("cluster", "c1")]).unwrap(),
         flush_deadline: Duration::from_millis(300),
         poll_interval: Duration::from_millis(5),
+        metadata: None,
     }
 }
 
