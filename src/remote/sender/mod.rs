@@ -329,7 +329,7 @@ impl Reader {
                 // Dropped samples need no delivery: acknowledge them now.
                 self.tracker.lock().ack(seq, samples.len() - kept);
             }
-            Record::Tombstones(_) | Record::Unknown(_) => {
+            Record::Tombstones(_) | Record::Exemplars(_) | Record::Unknown(_) => {
                 self.tracker.lock().begin(pos, 0);
             }
         }
