@@ -97,6 +97,10 @@ struct ServerFlags {
     /// Maximum number of queries executed concurrently.
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// Comma separated feature names to enable. Cairn knows `exemplar-storage`; other names
+    /// are accepted and ignored with a warning, as Prometheus does with unknown ones.
+    #[arg(long = "enable-feature", value_name = "FEATURES")]
+    enable_feature: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -268,7 +272,9 @@ fn run_server(f: ServerFlags) -> Result<()> {
             SyncPolicy::Interval(std::time::Duration::from_millis(ms.max(1) as u64))
         }
     };
+    let features = server::Features::parse(&f.enable_feature);
     let mut opts = ServerOptions::new(&f.tsdb_path);
+    opts.features = features;
     let port = f.listen_address.rsplit_once(':').map(|(_, p)| p).unwrap_or("9090");
     if let Some(c) = &f.config_file {
         // As Prometheus: a configuration that does not load stops the start, exit code 2.
@@ -366,6 +372,8 @@ fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
         ("query.max-samples", f.query_max_samples.to_string()),
         ("query.lookback-delta", f.query_lookback_delta.clone()),
         ("query.max-concurrency", f.query_max_concurrency.to_string()),
+        // Prometheus shows every value given, joined by commas.
+        ("enable-feature", f.enable_feature.join(",")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -9,8 +9,11 @@
 //! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
 //! `--web.listen-address` and passes [`shutdown_signal`] (SIGTERM or SIGINT).
 
+pub mod features;
 pub mod tls;
 pub mod units;
+
+pub use features::Features;
 
 use crate::config::Config;
 use crate::promql::engine::EngineOptions;
@@ -63,6 +66,8 @@ pub struct ServerOptions {
     /// `--web.config.file`, loaded: TLS, basic auth and extra headers. `None` serves plain
     /// HTTP to everyone.
     pub web_config: Option<Arc<WebConfig>>,
+    /// `--enable-feature`.
+    pub features: Features,
 }
 
 impl ServerOptions {
@@ -79,6 +84,7 @@ impl ServerOptions {
             config_file: None,
             shutdown_grace: Duration::from_secs(10),
             web_config: None,
+            features: Features::default(),
         }
     }
 }
@@ -128,7 +134,11 @@ pub async fn run(
     let (open_err_tx, mut open_err_rx) = tokio::sync::mpsc::channel::<Error>(1);
     let opener = {
         let state = state.clone();
-        let (dir, tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        let (dir, mut tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        // As Prometheus: the ring size comes from the configuration loaded at start.
+        if opts.features.exemplar_storage {
+            tsdb.max_exemplars = Some(max_exemplars(&opts.config));
+        }
         let dir2 = dir.clone();
         tokio::spawn(async move {
             let started = Instant::now();
@@ -291,10 +301,18 @@ async fn reload_inner(state: &AppState, file: Option<&Path>) -> Result<(), Strin
         }
     };
     state.set_config(cfg.clone());
+    if let Some(db) = state.db() {
+        db.set_max_exemplars(max_exemplars(&cfg));
+    }
     if let Some(m) = state.scrape() {
         m.apply_config(cfg.clone()).await.map_err(|e| e.to_string())?;
     }
     apply_remote(state, &cfg).await
+}
+
+/// `storage.exemplars.max_exemplars`, Prometheus's default when absent.
+fn max_exemplars(cfg: &Config) -> i64 {
+    cfg.storage.max_exemplars.map_or(crate::tsdb::exemplar::DEFAULT_MAX_EXEMPLARS, |n| n.min(i64::MAX as u64) as i64)
 }
 
 /// Applies `remote_write` (queues started, kept or stopped) and `remote_read` (clients
