@@ -92,6 +92,12 @@ impl Appender {
         Ok(series_ref)
     }
 
+    /// The reference of the head series `labels`, if it exists (for exemplars of a series
+    /// whose samples were all refused, or that came without samples).
+    pub fn series_ref(&self, labels: &Labels) -> Option<u64> {
+        self.head.find(labels.stable_hash(), labels).map(|s| s.series_ref)
+    }
+
     /// Number of exemplars waiting for commit.
     pub fn pending_exemplars(&self) -> usize {
         self.exemplars.len()
