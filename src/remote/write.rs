@@ -94,7 +94,9 @@ fn append_exemplars(
         match app.append_exemplar(series_ref, &ex) {
             Ok(_) => {}
             Err(ExemplarError::OutOfOrder) => *ooo += 1,
-            Err(e) => tracing::debug!(series = %labels, exemplar = ?ex, error = %e, "remote write: error while adding exemplar"),
+            Err(e) => {
+                tracing::debug!(series = %labels, exemplar = ?ex, error = %e, "remote write: error while adding exemplar")
+            }
         }
     }
     (app.pending_exemplars() - before) as u64

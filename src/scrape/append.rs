@@ -365,7 +365,12 @@ impl PageAppender {
     /// scrape (as Prometheus 2.42): out-of-order ones are counted, others logged.
     fn append_exemplar(&self, app: &mut Appender, parser: &Parser<'_>, r: u64, t: i64, ooo: &mut u64) {
         let Some(e) = parser.exemplar() else { return };
-        let ex = Exemplar { labels: e.labels, value: e.value, ts: e.timestamp_ms.unwrap_or(t), has_ts: e.timestamp_ms.is_some() };
+        let ex = Exemplar {
+            labels: e.labels,
+            value: e.value,
+            ts: e.timestamp_ms.unwrap_or(t),
+            has_ts: e.timestamp_ms.is_some(),
+        };
         match app.append_exemplar(r, &ex) {
             Ok(_) => {}
             Err(ExemplarError::OutOfOrder) => {

@@ -218,3 +218,58 @@ fn query_exemplars_matches_prometheus_2_42_and_survives_restart() {
     assert!(metrics.contains("prometheus_tsdb_exemplar_exemplars_in_storage 12\n"), "{metrics}");
     assert!(metrics.contains("prometheus_tsdb_exemplar_max_exemplars 100000\n"));
 }
+
+/// The histogram and counter of [`page`], without exemplars.
+const PLAIN: &str = "# TYPE req_seconds histogram\nreq_seconds_bucket{le=\"0.1\"} 1\nreq_seconds_bucket{le=\"1\"} 3\n\
+req_seconds_bucket{le=\"+Inf\"} 3\nreq_seconds_count 3\nreq_seconds_sum 1.5\n# TYPE jobs counter\n\
+jobs_total{kind=\"x\"} 3\njobs_total{kind=\"y\"} 1\n# EOF\n";
+
+/// Cairn with `send_exemplars: true` remote-writes what it scraped into a Prometheus 2.42
+/// receiver with exemplar storage; the receiver's `query_exemplars` then equals Cairn's.
+#[test]
+fn send_exemplars_into_prometheus_2_42() {
+    if !peers_available("exemplars", &["prometheus"], "prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64) - 60;
+    let fx = OmFixture::start(PLAIN);
+    let recv = start(
+        "prometheus",
+        "prometheus",
+        &dir.path().join("p"),
+        "global: {}\n",
+        &["--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage"],
+    );
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
+         - job_name: om\n  static_configs:\n  - targets: ['{}']\n\
+         remote_write:\n- url: http://{}/api/v1/write\n  send_exemplars: true\n  \
+         queue_config: {{batch_send_deadline: 100ms}}\n",
+        fx.addr,
+        recv.addr()
+    );
+    let flag = ["--enable-feature=exemplar-storage"];
+    let cairn = start("cairn", env!("CARGO_BIN_EXE_cairn"), &dir.path().join("c"), &config, &flag);
+    // Samples reach the receiver: the queue is running before any exemplar is scraped.
+    wait_until("samples at the receiver", Duration::from_secs(30), || {
+        let r = http_get(recv.addr(), "/api/v1/query?query=jobs_total", TIMEOUT).unwrap();
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        v["data"]["result"].as_array().is_some_and(|a| a.len() == 2)
+    });
+    for k in 0..=2 {
+        fx.set_page(&page(base, k));
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    wait_until("cairn has three pages of exemplars", Duration::from_secs(10), || count(cairn.addr()) == 12);
+    wait_until("the receiver has them too", Duration::from_secs(20), || count(recv.addr()) == 12);
+    let q = "{job=\"om\"}";
+    assert_eq!(exemplars(cairn.addr(), q, 0.0, 4e9), exemplars(recv.addr(), q, 0.0, 4e9));
+    let metrics = http_get(cairn.addr(), "/metrics", TIMEOUT).unwrap().text();
+    let sent = metrics
+        .lines()
+        .find(|l| l.starts_with("prometheus_remote_storage_exemplars_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(sent, Some(12.0), "{metrics}");
+}

@@ -77,18 +77,26 @@ pub(super) async fn run(
         }
         let mut by_seq: HashMap<u64, usize> = HashMap::new();
         let mut newest = i64::MIN;
+        let mut n_ex = 0u64;
         for p in &batch {
             *by_seq.entry(p.seq).or_default() += 1;
-            newest = newest.max(p.t);
+            if p.exemplar.is_some() {
+                n_ex += 1;
+            } else {
+                newest = newest.max(p.t);
+            }
         }
-        let n = batch.len() as u64;
+        let n = batch.len() as u64 - n_ex;
         if outcome == Outcome::Sent {
             metrics.samples_sent.fetch_add(n, Relaxed);
+            metrics.exemplars_sent.fetch_add(n_ex, Relaxed);
             QueueMetrics::raise(&metrics.highest_sent_ms, newest);
         } else {
             metrics.samples_failed.fetch_add(n, Relaxed);
+            metrics.exemplars_failed.fetch_add(n_ex, Relaxed);
         }
         metrics.samples_pending.fetch_sub(n as i64, Relaxed);
+        metrics.exemplars_pending.fetch_sub(n_ex as i64, Relaxed);
         {
             let mut t = tracker.lock();
             for (seq, k) in by_seq {
@@ -163,7 +171,9 @@ async fn send_with_retries(
                 None
             }
         };
-        metrics.samples_retried.fetch_add(batch.len() as u64, Relaxed);
+        let n_ex = batch.iter().filter(|p| p.exemplar.is_some()).count() as u64;
+        metrics.samples_retried.fetch_add(batch.len() as u64 - n_ex, Relaxed);
+        metrics.exemplars_retried.fetch_add(n_ex, Relaxed);
         let wait = retry_after.map(|r| r.min(cfg.queue.max_backoff)).unwrap_or(backoff);
         if let Some(dl) = *deadline.borrow()
             && Instant::now() + wait >= dl

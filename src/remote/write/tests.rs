@@ -273,10 +273,7 @@ fn v1_stores_exemplars_and_skips_out_of_order_ones() {
     assert_eq!(stored_exemplars(&db, "c_total"), [("a".into(), 0.5, NOW - 1500), ("b".into(), 0.7, NOW - 1200)]);
     // An older exemplar is skipped without failing the request; a newer one is stored; an
     // exemplar-only series (no samples) still attaches to the existing series.
-    let mut req = v1(vec![
-        series(&[("__name__", "c_total")], &[(NOW, 2.0)]),
-        series(&[("__name__", "c_total")], &[]),
-    ]);
+    let mut req = v1(vec![series(&[("__name__", "c_total")], &[(NOW, 2.0)]), series(&[("__name__", "c_total")], &[])]);
     req.timeseries[0].exemplars = vec![pb_exemplar("old", 0.1, NOW - 5000)];
     req.timeseries[1].exemplars = vec![pb_exemplar("c", 0.9, NOW - 100)];
     assert_eq!(write_v1(&db, &r, req, NOW), Ok(WriteStats { samples: 1, histograms: 0, exemplars: 1 }));

@@ -299,7 +299,8 @@ impl ExemplarStorage {
         let ring = self.ring.lock();
         let mut out = Vec::new();
         for s in ring.series.iter().flatten() {
-            let (Some(oldest), Some(newest)) = (ring.entries.get(s.oldest as usize), ring.entries.get(s.newest as usize))
+            let (Some(oldest), Some(newest)) =
+                (ring.entries.get(s.oldest as usize), ring.entries.get(s.newest as usize))
             else {
                 continue;
             };

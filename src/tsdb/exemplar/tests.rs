@@ -109,10 +109,7 @@ fn label_length_limit_counts_characters_not_bytes() {
     let long = Exemplar { labels: ls(&[("trace_id", &"é".repeat(121))]), value: 1.0, ts: 2, has_ts: true };
     assert_eq!(s.validate(&series("a"), &long), Err(ExemplarError::LabelLength));
     assert_eq!(s.add(series("a"), long), Err(ExemplarError::LabelLength));
-    assert_eq!(
-        ExemplarError::LabelLength.to_string(),
-        "exemplar label length exceeds maximum of 128 UTF-8 characters"
-    );
+    assert_eq!(ExemplarError::LabelLength.to_string(), "exemplar label length exceeds maximum of 128 UTF-8 characters");
 }
 
 #[test]
