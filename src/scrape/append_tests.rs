@@ -293,8 +293,11 @@ fn openmetrics_pages_by_content_type() {
 
 const OM: Option<&str> = Some("application/openmetrics-text; version=1.0.0");
 
-/// `(series name, le, [(trace_id, value, ts)])` of every stored exemplar.
-fn exemplars(f: &Fixture) -> Vec<(String, String, Vec<(String, f64, i64)>)> {
+/// `(series name, le, [(trace_id, value, ts)])` of one series' stored exemplars.
+type ExemplarRow = (String, String, Vec<(String, f64, i64)>);
+
+/// Every stored exemplar, as [`ExemplarRow`]s.
+fn exemplars(f: &Fixture) -> Vec<ExemplarRow> {
     let all = [Matcher::new(crate::model::MatchType::Regex, "__name__", ".+").unwrap()];
     f.db.select_exemplars(i64::MIN, i64::MAX, &[all.to_vec()])
         .into_iter()
@@ -311,7 +314,7 @@ fn exemplars(f: &Fixture) -> Vec<(String, String, Vec<(String, f64, i64)>)> {
         .collect()
 }
 
-fn ex_row(name: &str, le: &str, e: &[(&str, f64, i64)]) -> (String, String, Vec<(String, f64, i64)>) {
+fn ex_row(name: &str, le: &str, e: &[(&str, f64, i64)]) -> ExemplarRow {
     (name.into(), le.into(), e.iter().map(|(t, v, ts)| (t.to_string(), *v, *ts)).collect())
 }
 

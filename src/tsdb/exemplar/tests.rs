@@ -144,7 +144,7 @@ fn select_filters_by_time_and_matcher_sets() {
     // Two sets: union, sorted by series labels.
     let got = s.select(31, 31, &[vec![eq("job", "db")], vec![eq("__name__", "other")]]);
     let names: Vec<_> = got.iter().map(|r| r.series_labels.clone()).collect();
-    assert_eq!(names, [b.clone()]);
+    assert_eq!(names, std::slice::from_ref(&b));
     let got = s.select(30, 31, &[vec![eq("job", "db")], vec![eq("__name__", "other")]]);
     let names: Vec<_> = got.iter().map(|r| r.series_labels.clone()).collect();
     assert_eq!(names, [c.clone(), b.clone()], "sorted by labels: other < req_total");
