@@ -111,6 +111,10 @@ struct ServerFlags {
     /// before marshalling (a frame may exceed it by one chunk).
     #[arg(long = "storage.remote.read-max-bytes-in-frame", value_name = "N", default_value_t = 1_048_576)]
     remote_read_max_bytes_in_frame: usize,
+    /// Comma separated feature names to enable. Cairn knows `exemplar-storage`; other names
+    /// are accepted and ignored with a warning, as Prometheus does with unknown ones.
+    #[arg(long = "enable-feature", value_name = "FEATURES")]
+    enable_feature: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -282,7 +286,9 @@ fn run_server(f: ServerFlags) -> Result<()> {
             SyncPolicy::Interval(std::time::Duration::from_millis(ms.max(1) as u64))
         }
     };
+    let features = server::Features::parse(&f.enable_feature);
     let mut opts = ServerOptions::new(&f.tsdb_path);
+    opts.features = features;
     let port = f.listen_address.rsplit_once(':').map(|(_, p)| p).unwrap_or("9090");
     if let Some(c) = &f.config_file {
         // As Prometheus: a configuration that does not load stops the start, exit code 2.
@@ -393,6 +399,8 @@ fn flag_map(f: &ServerFlags) -> std::collections::BTreeMap<String, String> {
         ("storage.remote.read-sample-limit", f.remote_read_sample_limit.to_string()),
         ("storage.remote.read-concurrent-limit", f.remote_read_concurrent_limit.to_string()),
         ("storage.remote.read-max-bytes-in-frame", f.remote_read_max_bytes_in_frame.to_string()),
+        // Prometheus shows every value given, joined by commas.
+        ("enable-feature", f.enable_feature.join(",")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

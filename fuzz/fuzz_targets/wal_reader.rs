@@ -23,6 +23,7 @@ fn encode(rec: &Record) -> Option<Vec<u8>> {
         Record::Series(s) => record::encode_series(s, &mut b),
         Record::Samples(s) => record::encode_samples(s, &mut b),
         Record::Tombstones(s) => record::encode_tombstones(s, &mut b),
+        Record::Exemplars(e) => record::encode_exemplars(e, &mut b),
         Record::Unknown(_) => return None,
     }
     Some(b)

@@ -8,12 +8,15 @@
 //!   (its 1.0 path has no partial writes). A series with invalid labels (no or empty
 //!   `__name__`, an empty or duplicate label name) is skipped and counted; Prometheus answers
 //!   204 there and notes that the 1.0 spec wants a 400, so Cairn writes the rest and answers
-//!   400 naming the series. Exemplars are counted (there is no exemplar storage yet), native
-//!   histograms are counted as unsupported, metadata is kept in the [`MetadataStore`].
+//!   400 naming the series. Exemplars are stored when exemplar storage is enabled (an
+//!   exemplar refused as out of order or invalid is skipped and logged, never failing the
+//!   request, as Prometheus), native histograms are counted as unsupported, metadata is kept
+//!   in the [`MetadataStore`].
 //! - **Remote write 2.0** ([`write_v2()`]): partial writes. Invalid series and refused samples
 //!   are skipped and listed; the rest is committed and the answer is 400 with the list, or 204
 //!   when nothing was refused. The written counts go back in the
-//!   `X-Prometheus-Remote-Write-*-Written` headers. `created_timestamp` is accepted and ignored
+//!   `X-Prometheus-Remote-Write-*-Written` headers (exemplars: those accepted for storage).
+//!   `created_timestamp` is accepted and ignored
 //!   (Prometheus ingests it only behind a feature flag).
 //! - Storage failures (the WAL) roll back and answer 500, which senders retry.
 //!
@@ -25,7 +28,7 @@ use super::metrics::{Protocol, Reason};
 use super::pb::prometheus as pb;
 use super::pb::write_v2;
 use crate::model::{Label, Labels, LabelsError, METRIC_NAME};
-use crate::tsdb::{AppendError, Appender, Db};
+use crate::tsdb::{AppendError, Appender, Db, Exemplar, ExemplarError};
 use std::fmt::Write as _;
 
 /// Why a write was not (fully) accepted; each variant fixes the HTTP status.
@@ -57,8 +60,52 @@ pub struct WriteStats {
     pub samples: u64,
     /// Native histogram samples written (always 0: not supported yet).
     pub histograms: u64,
-    /// Exemplars written (always 0: no exemplar storage yet).
+    /// Exemplars written (accepted for storage; 0 with exemplar storage off).
     pub exemplars: u64,
+}
+
+/// Adds a series' exemplars through `app` (Prometheus's receiver: refusals are logged and
+/// skipped, never failing the request). Returns how many were accepted; out-of-order ones
+/// are added to `ooo`.
+fn append_exemplars(
+    app: &mut Appender,
+    labels: &Labels,
+    exemplars: impl IntoIterator<Item = (Vec<Label>, f64, i64)>,
+    ooo: &mut u64,
+) -> u64 {
+    if !app.exemplars_enabled() {
+        return 0;
+    }
+    let mut exemplars = exemplars.into_iter().peekable();
+    if exemplars.peek().is_none() {
+        return 0;
+    }
+    let Some(series_ref) = app.series_ref(labels) else {
+        tracing::debug!(series = %labels, "remote write: exemplars for an unknown series dropped");
+        return 0;
+    };
+    let before = app.pending_exemplars();
+    for (pairs, value, ts) in exemplars {
+        let Ok(ex_labels) = Labels::new(pairs) else {
+            tracing::debug!(series = %labels, "remote write: exemplar with invalid labels dropped");
+            continue;
+        };
+        let ex = Exemplar { labels: ex_labels, value, ts, has_ts: true };
+        match app.append_exemplar(series_ref, &ex) {
+            Ok(_) => {}
+            Err(ExemplarError::OutOfOrder) => *ooo += 1,
+            Err(e) => {
+                tracing::debug!(series = %labels, exemplar = ?ex, error = %e, "remote write: error while adding exemplar")
+            }
+        }
+    }
+    (app.pending_exemplars() - before) as u64
+}
+
+fn warn_ooo_exemplars(ooo: u64) {
+    if ooo > 0 {
+        tracing::warn!(num_dropped = ooo, "Error on ingesting out-of-order exemplars");
+    }
 }
 
 /// How an append refusal counts and reads.
@@ -185,6 +232,7 @@ pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) ->
     let mut invalid = Vec::new();
     let mut invalid_samples = 0usize;
     let mut written = 0u64;
+    let (mut exemplars_written, mut exemplars_ooo) = (0u64, 0u64);
     for ts in req.timeseries {
         m.exemplars(p, ts.exemplars.len());
         m.histograms(p, ts.histograms.len());
@@ -199,7 +247,14 @@ pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) ->
         };
         let samples = ts.samples.iter().map(|s| (s.timestamp, s.value));
         match append_series(&mut app, &labels, samples, max_t, Err) {
-            Ok(n) => written += n,
+            Ok(n) => {
+                written += n;
+                let exemplars = ts.exemplars.into_iter().map(|e| {
+                    let pairs = e.labels.into_iter().map(|l| Label { name: l.name, value: l.value }).collect();
+                    (pairs, e.value, e.timestamp)
+                });
+                exemplars_written += append_exemplars(&mut app, &labels, exemplars, &mut exemplars_ooo);
+            }
             Err(refused) => {
                 app.rollback();
                 m.rejected(p, Reason::InvalidLabels, invalid_samples);
@@ -223,10 +278,11 @@ pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) ->
         return Err(WriteError::Storage(e.to_string()));
     }
     m.written(p, written as usize);
+    warn_ooo_exemplars(exemplars_ooo);
     if !invalid.is_empty() {
         return Err(WriteError::BadRequest(join_errors(&invalid, remote.opts.max_listed_errors)));
     }
-    Ok(WriteStats { samples: written, ..WriteStats::default() })
+    Ok(WriteStats { samples: written, exemplars: exemplars_written, ..WriteStats::default() })
 }
 
 /// The label set of a 2.0 series from its symbol references.
@@ -244,6 +300,17 @@ fn labels_v2(symbols: &[String], refs: &[u32]) -> Result<Labels, String> {
         pairs.push(Label { name: sym(pair[0])?.clone(), value: sym(pair[1])?.clone() });
     }
     validated_labels(pairs)
+}
+
+/// An exemplar's label pairs from symbol references; `None` (the exemplar is dropped) when
+/// they are malformed.
+fn exemplar_labels_v2(symbols: &[String], refs: &[u32]) -> Option<Vec<Label>> {
+    if !refs.len().is_multiple_of(2) {
+        return None;
+    }
+    refs.chunks_exact(2)
+        .map(|p| Some(Label { name: symbols.get(p[0] as usize)?.clone(), value: symbols.get(p[1] as usize)?.clone() }))
+        .collect()
 }
 
 fn v2_metadata(remote: &Remote, symbols: &[String], labels: &Labels, md: &write_v2::Metadata) -> Result<(), String> {
@@ -268,6 +335,7 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
     let mut app = db.appender();
     let mut bad: Vec<String> = Vec::new();
     let mut stats = WriteStats::default();
+    let mut exemplars_ooo = 0u64;
     for ts in &req.timeseries {
         m.received(p, ts.samples.len());
         m.exemplars(p, ts.exemplars.len());
@@ -296,7 +364,14 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
             internal => Err(internal),
         });
         match appended {
-            Ok(n) => stats.samples += n,
+            Ok(n) => {
+                stats.samples += n;
+                let exemplars = ts.exemplars.iter().filter_map(|e| {
+                    let pairs = exemplar_labels_v2(&req.symbols, &e.labels_refs)?;
+                    Some((pairs, e.value, e.timestamp))
+                });
+                stats.exemplars += append_exemplars(&mut app, &labels, exemplars, &mut exemplars_ooo);
+            }
             Err(refused) => {
                 // Storage is not idempotent: a retryable failure must leave nothing behind.
                 app.rollback();
@@ -313,6 +388,7 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
         return (WriteStats::default(), Some(WriteError::Storage(e.to_string())));
     }
     m.written(p, stats.samples as usize);
+    warn_ooo_exemplars(exemplars_ooo);
     if bad.is_empty() {
         (stats, None)
     } else {

@@ -16,7 +16,7 @@ use super::metrics::ScrapeMetrics;
 use crate::config::{ScrapeConfig, ScrapeLimits};
 use crate::model::{Label, Labels, METRIC_NAME, is_stale_nan, stale_nan};
 use crate::relabel::RelabelConfig;
-use crate::tsdb::{AppendError, Appender};
+use crate::tsdb::{AppendError, Appender, Exemplar, ExemplarError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -203,7 +203,7 @@ impl PageAppender {
         let sample_limit = self.opts.limits.sample_limit;
         let mut appended_non_stale = 0u64;
         let mut sample_limit_hit = false;
-        let (mut ooo, mut dup, mut oob) = (0u64, 0u64, 0u64);
+        let (mut ooo, mut dup, mut oob, mut exemplar_ooo) = (0u64, 0u64, 0u64, 0u64);
         let mut parser = Parser::new(body, Format::from_content_type(ct));
         let mut res: Result<(), AppendFailure> = Ok(());
         loop {
@@ -286,9 +286,13 @@ impl PageAppender {
                     },
                     None => app.append(&labels, t, value),
                 };
+                // The series an exemplar on this line attaches to: the sample's, also when the
+                // sample itself was refused (as Prometheus, which looks it up by labels then).
+                let mut exemplar_ref = series_ref;
                 match r {
                     Ok(new_ref) => {
                         added = true;
+                        exemplar_ref = Some(new_ref);
                         if track {
                             self.cache.track_staleness(hash, new_ref, &labels);
                         }
@@ -312,6 +316,11 @@ impl PageAppender {
                         res = Err(AppendFailure(e.to_string()));
                         break;
                     }
+                }
+                if let Some(r) = exemplar_ref
+                    && app.exemplars_enabled()
+                {
+                    self.append_exemplar(app, &parser, r, t, &mut exemplar_ooo);
                 }
             }
             // As Prometheus, a new series is tracked for staleness even when its sample was
@@ -339,6 +348,9 @@ impl PageAppender {
         if oob > 0 {
             tracing::warn!(target = %self.opts.target_labels, num_dropped = oob, "error on ingesting samples that are too old or are too far into the future");
         }
+        if exemplar_ooo > 0 {
+            tracing::warn!(target = %self.opts.target_labels, num_dropped = exemplar_ooo, "error on ingesting out-of-order exemplars");
+        }
         if res.is_ok() {
             res = self.append_stale_markers(app, ts_ms);
         }
@@ -346,6 +358,30 @@ impl PageAppender {
             self.metrics.cache_flush_forced.inc();
         }
         (counts, res)
+    }
+
+    /// Appends the exemplar of the line the parser is on, if it has one, to series `r`; an
+    /// exemplar without a timestamp gets the sample's time `t`. Refusals never fail the
+    /// scrape (as Prometheus 2.42): out-of-order ones are counted, others logged.
+    fn append_exemplar(&self, app: &mut Appender, parser: &Parser<'_>, r: u64, t: i64, ooo: &mut u64) {
+        let Some(e) = parser.exemplar() else { return };
+        let ex = Exemplar {
+            labels: e.labels,
+            value: e.value,
+            ts: e.timestamp_ms.unwrap_or(t),
+            has_ts: e.timestamp_ms.is_some(),
+        };
+        match app.append_exemplar(r, &ex) {
+            Ok(_) => {}
+            Err(ExemplarError::OutOfOrder) => {
+                *ooo += 1;
+                self.metrics.exemplar_out_of_order.inc();
+                tracing::debug!(target = %self.opts.target_labels, exemplar = ?ex, "out of order exemplar");
+            }
+            Err(err) => {
+                tracing::debug!(target = %self.opts.target_labels, exemplar = ?ex, error = %err, "error while adding exemplar");
+            }
+        }
     }
 
     /// Stale markers at `ts_ms` for the series of the last scrape missing from this one.

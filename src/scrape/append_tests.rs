@@ -24,8 +24,13 @@ fn job(extra: &str) -> ScrapeConfig {
 }
 
 fn fixture(extra: &str) -> Fixture {
+    fixture_with(extra, None)
+}
+
+/// A fixture whose database has exemplar storage of `max_exemplars` (`None`: off).
+fn fixture_with(extra: &str, max_exemplars: Option<i64>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { background_interval: None, ..Options::default() }).unwrap();
+    let db = Db::open(dir.path(), Options { background_interval: None, max_exemplars, ..Options::default() }).unwrap();
     let cfg = job(extra);
     let target = Labels::from_pairs(&[("instance", "t:1"), ("job", "j")]).unwrap();
     let metrics = Arc::new(ScrapeMetrics::default());
@@ -284,4 +289,78 @@ fn openmetrics_pages_by_content_type() {
         Instant::now(),
     );
     assert!(out.error.is_some());
+}
+
+const OM: Option<&str> = Some("application/openmetrics-text; version=1.0.0");
+
+/// `(series name, le, [(trace_id, value, ts)])` of one series' stored exemplars.
+type ExemplarRow = (String, String, Vec<(String, f64, i64)>);
+
+/// Every stored exemplar, as [`ExemplarRow`]s.
+fn exemplars(f: &Fixture) -> Vec<ExemplarRow> {
+    let all = [Matcher::new(crate::model::MatchType::Regex, "__name__", ".+").unwrap()];
+    f.db.select_exemplars(i64::MIN, i64::MAX, &[all.to_vec()])
+        .into_iter()
+        .map(|r| {
+            let name = r.series_labels.metric_name().unwrap_or_default().to_string();
+            let le = r.series_labels.get("le").unwrap_or("").to_string();
+            let e = r
+                .exemplars
+                .iter()
+                .map(|e| (e.labels.get("trace_id").unwrap_or("").to_string(), e.value, e.ts))
+                .collect();
+            (name, le, e)
+        })
+        .collect()
+}
+
+fn ex_row(name: &str, le: &str, e: &[(&str, f64, i64)]) -> ExemplarRow {
+    (name.into(), le.into(), e.iter().map(|(t, v, ts)| (t.to_string(), *v, *ts)).collect())
+}
+
+#[test]
+fn openmetrics_exemplars_are_stored_when_enabled() {
+    // Exemplar timestamps are seconds in OpenMetrics; without one the exemplar gets the
+    // sample's time, which is the scrape time here (Prometheus 2.42 `scrapeLoop.append`).
+    let page = "# TYPE h histogram\n\
+                h_bucket{le=\"1\"} 1 # {trace_id=\"a\"} 0.5 1.25\n\
+                h_bucket{le=\"+Inf\"} 2 # {trace_id=\"b\"} 3\n\
+                h_count 2\nh_sum 3.5\n\
+                # TYPE c counter\nc_total 7 # {trace_id=\"c\"} 1 1.5\n# EOF\n";
+    let mut f = fixture_with("", Some(100));
+    let out = f.pa.scrape_page(&mut f.app, Page::Body(page.as_bytes(), OM), None, 2000, Instant::now());
+    assert_eq!(out.error, None);
+    let want = vec![
+        ex_row("c_total", "", &[("c", 1.0, 1500)]),
+        ex_row("h_bucket", "+Inf", &[("b", 3.0, 2000)]),
+        ex_row("h_bucket", "1", &[("a", 0.5, 1250)]),
+    ];
+    assert_eq!(exemplars(&f), want);
+    // The same page again: the timestamped exemplars are duplicates (skipped, not counted as
+    // out of order); the one without a timestamp is newer (the new scrape time).
+    let out = f.pa.scrape_page(&mut f.app, Page::Body(page.as_bytes(), OM), None, 3000, Instant::now());
+    assert_eq!(out.error, None);
+    assert_eq!(f.metrics.exemplar_out_of_order.get(), 0);
+    let want = vec![
+        ex_row("c_total", "", &[("c", 1.0, 1500)]),
+        ex_row("h_bucket", "+Inf", &[("b", 3.0, 2000), ("b", 3.0, 3000)]),
+        ex_row("h_bucket", "1", &[("a", 0.5, 1250)]),
+    ];
+    assert_eq!(exemplars(&f), want);
+    // An older exemplar is out of order: counted, the scrape still succeeds.
+    let older = "# TYPE c counter\nc_total 8 # {trace_id=\"c\"} 1 1.0\n# EOF\n";
+    let out = f.pa.scrape_page(&mut f.app, Page::Body(older.as_bytes(), OM), None, 4000, Instant::now());
+    assert_eq!(out.error, None);
+    assert_eq!(f.metrics.exemplar_out_of_order.get(), 1);
+    assert_eq!(f.samples("c_total"), vec![(2000, 7.0), (3000, 7.0), (4000, 8.0)]);
+}
+
+#[test]
+fn exemplars_are_ignored_when_disabled() {
+    let page = "# TYPE c counter\nc_total 7 # {trace_id=\"c\"} 1 1.5\n# EOF\n";
+    let mut f = fixture("");
+    let out = f.pa.scrape_page(&mut f.app, Page::Body(page.as_bytes(), OM), None, 2000, Instant::now());
+    assert_eq!(out.error, None);
+    assert_eq!(f.samples("c_total"), vec![(2000, 7.0)]);
+    assert!(exemplars(&f).is_empty());
 }

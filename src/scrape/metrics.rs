@@ -69,6 +69,8 @@ pub struct ScrapeMetrics {
     pub sample_out_of_order: Counter,
     /// `prometheus_target_scrapes_cache_flush_forced_total`.
     pub cache_flush_forced: Counter,
+    /// `prometheus_target_scrapes_exemplar_out_of_order_total`.
+    pub exemplar_out_of_order: Counter,
     /// `prometheus_target_interval_length_seconds` sum (µs) and count, by interval.
     intervals: Mutex<BTreeMap<String, (f64, u64)>>,
     /// Per-pool values, by job name.
@@ -107,7 +109,7 @@ impl ScrapeMetrics {
     /// Appends every metric in the text format; `metadata` gives each pool's metadata
     /// cache entries and bytes.
     pub fn render(&self, out: &mut String, metadata: &BTreeMap<String, (usize, usize)>) {
-        let counters: [(&str, &str, &Counter); 12] = [
+        let counters: [(&str, &str, &Counter); 13] = [
             ("prometheus_target_scrape_pools_total", "Total number of scrape pool creation attempts.", &self.pools),
             (
                 "prometheus_target_scrape_pools_failed_total",
@@ -159,6 +161,11 @@ impl ScrapeMetrics {
                 "prometheus_target_scrapes_cache_flush_forced_total",
                 "How many times a scrape cache was flushed due to getting big while scrapes are failing.",
                 &self.cache_flush_forced,
+            ),
+            (
+                "prometheus_target_scrapes_exemplar_out_of_order_total",
+                "Total number of exemplar rejected due to not being out of the expected order.",
+                &self.exemplar_out_of_order,
             ),
         ];
         for (name, help, c) in counters {

@@ -9,9 +9,12 @@
 //! tests bind `127.0.0.1:0` and stop the server with a channel; `main` binds
 //! `--web.listen-address` and passes [`shutdown_signal`] (SIGTERM or SIGINT).
 
+pub mod features;
 pub mod metadata;
 pub mod tls;
 pub mod units;
+
+pub use features::Features;
 
 use crate::config::Config;
 use crate::promql::engine::EngineOptions;
@@ -67,6 +70,8 @@ pub struct ServerOptions {
     /// `--storage.remote.flush-deadline`: how long remote-write queues may keep sending what
     /// they hold when they stop (shutdown, or a reload that changed their entry).
     pub remote_flush_deadline: Duration,
+    /// `--enable-feature`.
+    pub features: Features,
 }
 
 impl ServerOptions {
@@ -84,6 +89,7 @@ impl ServerOptions {
             shutdown_grace: Duration::from_secs(10),
             remote_flush_deadline: crate::remote::sender::storage::DEFAULT_FLUSH_DEADLINE,
             web_config: None,
+            features: Features::default(),
         }
     }
 }
@@ -133,7 +139,11 @@ pub async fn run(
     let (open_err_tx, mut open_err_rx) = tokio::sync::mpsc::channel::<Error>(1);
     let opener = {
         let state = state.clone();
-        let (dir, tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        let (dir, mut tsdb) = (opts.data_dir.clone(), opts.tsdb.clone());
+        // As Prometheus: the ring size comes from the configuration loaded at start.
+        if opts.features.exemplar_storage {
+            tsdb.max_exemplars = Some(max_exemplars(&opts.config));
+        }
         let dir2 = dir.clone();
         let flush_deadline = opts.remote_flush_deadline;
         tokio::spawn(async move {
@@ -299,10 +309,18 @@ async fn reload_inner(state: &AppState, file: Option<&Path>) -> Result<(), Strin
         }
     };
     state.set_config(cfg.clone());
+    if let Some(db) = state.db() {
+        db.set_max_exemplars(max_exemplars(&cfg));
+    }
     if let Some(m) = state.scrape() {
         m.apply_config(cfg.clone()).await.map_err(|e| e.to_string())?;
     }
     apply_remote(state, &cfg).await
+}
+
+/// `storage.exemplars.max_exemplars`, Prometheus's default when absent.
+fn max_exemplars(cfg: &Config) -> i64 {
+    cfg.storage.max_exemplars.map_or(crate::tsdb::exemplar::DEFAULT_MAX_EXEMPLARS, |n| n.min(i64::MAX as u64) as i64)
 }
 
 /// Applies `remote_write` (queues started, kept or stopped) and `remote_read` (clients

@@ -6,6 +6,7 @@ use crate::tsdb::block::{self, BlockMeta, BlockReader, CompactionMeta};
 use crate::tsdb::chunk::XorIterator;
 use crate::tsdb::compact;
 use crate::tsdb::error::{Error, Result, io_err};
+use crate::tsdb::exemplar::ExemplarSeries;
 use crate::tsdb::head::{Appender, Head, HeadOptions, MemSeries, Replayer};
 use crate::tsdb::metrics::Metrics;
 use crate::tsdb::querier::{BlockIndex, Querier, merge_dedup};
@@ -45,6 +46,10 @@ pub struct Options {
     pub background_interval: Option<Duration>,
     /// Where WAL replay reports its progress (shared with `/api/v1/status/walreplay`).
     pub replay_progress: Arc<wal::ReplayProgress>,
+    /// The exemplar ring size with exemplar storage enabled
+    /// (`--enable-feature=exemplar-storage`, `storage.exemplars.max_exemplars`); `None`
+    /// disables it.
+    pub max_exemplars: Option<i64>,
 }
 
 impl Default for Options {
@@ -59,6 +64,7 @@ impl Default for Options {
             wal_sync: SyncPolicy::default(),
             background_interval: Some(Duration::from_secs(60)),
             replay_progress: Arc::default(),
+            max_exemplars: None,
         }
     }
 }
@@ -122,7 +128,12 @@ impl Db {
         let chunks_dir = dir.join("chunks_head");
         let head = Arc::new(
             Head::with_chunks_dir(
-                HeadOptions { chunk_range: opts.block_range, ooo_window: opts.ooo_window, ..HeadOptions::default() },
+                HeadOptions {
+                    chunk_range: opts.block_range,
+                    ooo_window: opts.ooo_window,
+                    max_exemplars: opts.max_exemplars,
+                    ..HeadOptions::default()
+                },
                 metrics.clone(),
                 &chunks_dir,
             )
@@ -193,6 +204,22 @@ impl Db {
     /// The head.
     pub fn head(&self) -> &Head {
         &self.inner.head
+    }
+
+    /// The exemplars in `[mint, maxt]` of the series matching any of `matcher_sets` (empty
+    /// when exemplar storage is off).
+    pub fn select_exemplars(&self, mint: i64, maxt: i64, matcher_sets: &[Vec<Matcher>]) -> Vec<ExemplarSeries> {
+        self.inner.head.exemplars.select(mint, maxt, matcher_sets)
+    }
+
+    /// Resizes the exemplar ring (a configuration reload), keeping the newest exemplars.
+    /// Does nothing when exemplar storage is off.
+    pub fn set_max_exemplars(&self, max: i64) {
+        let head = &self.inner.head;
+        if head.exemplars_enabled() && head.exemplars.max_exemplars() != max.max(0) as usize {
+            let kept = head.exemplars.resize(max);
+            tracing::info!(max_exemplars = max, kept, "exemplar storage resized");
+        }
     }
 
     /// The engine's metrics.

@@ -56,6 +56,18 @@ pub struct Metrics {
     pub head_min_time: AtomicI64,
     /// Largest timestamp in the head.
     pub head_max_time: AtomicI64,
+    /// Exemplars stored.
+    pub exemplars_appended: AtomicU64,
+    /// Exemplars refused as out of order.
+    pub exemplars_out_of_order: AtomicU64,
+    /// Exemplars in the ring.
+    pub exemplars_in_storage: AtomicI64,
+    /// Series with exemplars in the ring.
+    pub series_with_exemplars: AtomicI64,
+    /// The ring size.
+    pub max_exemplars: AtomicI64,
+    /// The oldest exemplar's timestamp (ms), 0 when there is none.
+    pub last_exemplars_ts_ms: AtomicI64,
 }
 
 impl Metrics {
@@ -217,6 +229,51 @@ impl Metrics {
                 "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
                 "",
                 c(&self.size_retentions),
+            ),
+            (
+                "prometheus_tsdb_exemplar_exemplars_appended_total",
+                "counter",
+                "Total number of appended exemplars.",
+                "",
+                c(&self.exemplars_appended),
+            ),
+            (
+                "prometheus_tsdb_exemplar_exemplars_in_storage",
+                "gauge",
+                "Number of exemplars currently in circular storage.",
+                "",
+                g(&self.exemplars_in_storage),
+            ),
+            (
+                "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds",
+                "gauge",
+                "The timestamp of the oldest exemplar stored in circular storage. Useful to check for what \
+                 timerange the current exemplar buffer limit allows. This usually means the last timestampfor all \
+                 exemplars for a typical setup. This is not true though if one of the series timestamp is in \
+                 future compared to rest series.",
+                "",
+                g(&self.last_exemplars_ts_ms) / 1000.0,
+            ),
+            (
+                "prometheus_tsdb_exemplar_max_exemplars",
+                "gauge",
+                "Total number of exemplars the exemplar storage can store, resizeable.",
+                "",
+                g(&self.max_exemplars),
+            ),
+            (
+                "prometheus_tsdb_exemplar_out_of_order_exemplars_total",
+                "counter",
+                "Total number of out of order exemplar ingestion failed attempts.",
+                "",
+                c(&self.exemplars_out_of_order),
+            ),
+            (
+                "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
+                "gauge",
+                "Number of series with exemplars currently in circular storage.",
+                "",
+                g(&self.series_with_exemplars),
             ),
         ];
         for (name, kind, help, labels, v) in rows {

@@ -6,6 +6,7 @@ use super::json::{self, Json};
 use super::params::{ApiError, ErrorType, MAX_TIME_MS, MIN_TIME_MS, parse_duration_param, parse_matchers};
 use super::{ApiOk, ApiRequest, AppState, Kind, endpoint, status};
 use crate::model::Labels;
+use crate::promql::ast::Expr;
 use crate::promql::engine::{Engine, QueryError, QueryResult};
 use crate::promql::parse_expr;
 use crate::remote::fanout::RemoteReaders;
@@ -179,16 +180,70 @@ pub fn parse_query(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiE
     ApiOk::data(super::parse_query::parse_query(r.params.get("query"), &s.shared().opts.engine.parser)?)
 }
 
-/// `GET|POST /api/v1/query_exemplars`: always an empty list (no exemplar storage yet),
-/// after validating the parameters as Prometheus does.
-pub fn query_exemplars(s: &AppState, _db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
+/// `GET|POST /api/v1/query_exemplars`: the stored exemplars in `[start, end]` of the series
+/// selected by any vector selector in `query`, as Prometheus 2.42's `queryExemplars`: a query
+/// without selectors answers 204, an empty or disabled storage `[]`.
+pub fn query_exemplars(s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError> {
     let start = r.params.time_or("start", MIN_TIME_MS)?;
     let end = r.params.time_or("end", MAX_TIME_MS)?;
     if end < start {
         return Err(ApiError::bad_data("end timestamp must not be before start timestamp"));
     }
-    parse_expr(r.params.get("query"), &s.shared().opts.engine.parser).map_err(|e| ApiError::bad_data(e.to_string()))?;
-    ApiOk::data(Json::Arr(Vec::new()))
+    let expr = parse_expr(r.params.get("query"), &s.shared().opts.engine.parser)
+        .map_err(|e| ApiError::bad_data(e.to_string()))?;
+    let mut sets = Vec::new();
+    extract_selectors(&expr, &mut sets);
+    if sets.is_empty() {
+        return Ok(ApiOk::NoContent);
+    }
+    let mut out = String::from("[");
+    for (i, series) in db.select_exemplars(start, end, &sets).iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"seriesLabels\":");
+        json::write_labels(&mut out, &series.series_labels);
+        out.push_str(",\"exemplars\":[");
+        for (j, e) in series.exemplars.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"labels\":");
+            json::write_labels(&mut out, &e.labels);
+            out.push_str(",\"value\":");
+            json::write_str(&mut out, &json::format_value(e.value));
+            out.push_str(",\"timestamp\":");
+            json::write_timestamp(&mut out, e.ts);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push(']');
+    ApiOk::data(Json::Raw(out))
+}
+
+/// The matchers of every vector selector in `expr` (range selectors' included), as
+/// Prometheus's `parser.ExtractSelectors`.
+fn extract_selectors(expr: &Expr, out: &mut Vec<Vec<crate::model::Matcher>>) {
+    match expr {
+        Expr::VectorSelector(v) => out.push(v.matchers.clone()),
+        Expr::MatrixSelector(m) => out.push(m.selector.matchers.clone()),
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                extract_selectors(p, out);
+            }
+            extract_selectors(&a.expr, out);
+        }
+        Expr::Binary(b) => {
+            extract_selectors(&b.lhs, out);
+            extract_selectors(&b.rhs, out);
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| extract_selectors(a, out)),
+        Expr::Subquery(sq) => extract_selectors(&sq.expr, out),
+        Expr::Paren(p) => extract_selectors(&p.expr, out),
+        Expr::Unary(u) => extract_selectors(&u.expr, out),
+        Expr::Number(_) | Expr::String(_) | Expr::Duration(_) => {}
+    }
 }
 
 fn range_params(r: &ApiRequest) -> Result<(i64, i64), ApiError> {

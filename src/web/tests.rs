@@ -281,7 +281,9 @@ async fn series_labels_and_values() {
 async fn stub_and_status_endpoints() {
     let f = fixture();
     let cases: &[(&str, &str)] = &[
-        ("/api/v1/metadata", "{}"),
+        // Metadata received by remote write is process-wide (other tests write some), so
+        // ask for a family nobody writes: no scrape manager, nothing scraped.
+        ("/api/v1/metadata?metric=web_tests_nothing_scraped", "{}"),
         ("/api/v1/query_exemplars?query=test&start=1600000000000&end=1600000001000", "[]"),
         ("/api/v1/targets", r#"{"activeTargets":[],"droppedTargets":[]}"#),
         ("/api/v1/targets/metadata", "[]"),

@@ -3,6 +3,7 @@
 mod api_diff;
 mod config_diff;
 mod crash;
+mod exemplars;
 mod exposition;
 mod format_compat;
 mod peer;

@@ -4,6 +4,7 @@
 use super::metadata::MetadataIndex;
 use super::{Encoder, Pending};
 use crate::config::RemoteWriteConfig;
+use crate::model::Labels;
 use crate::remote::pb::{prometheus as v1, write_v2 as v2};
 use prost::Message;
 use std::collections::HashMap;
@@ -12,34 +13,80 @@ use std::sync::Arc;
 /// `protobuf_message` value for remote write 2.0.
 pub const V2_MESSAGE: &str = "io.prometheus.write.v2.Request";
 
-/// Groups a batch by series (by `Arc` identity, then by value), keeping first-seen order.
-fn group(batch: &[Pending]) -> Vec<(&crate::model::Labels, Vec<(i64, f64)>)> {
-    let mut index: HashMap<*const crate::model::Labels, usize> = HashMap::new();
-    let mut out: Vec<(&crate::model::Labels, Vec<(i64, f64)>)> = Vec::new();
+/// One series of a batch: its samples and exemplars `(labels, t, v)`, in batch order.
+struct Group<'a> {
+    labels: &'a Labels,
+    samples: Vec<(i64, f64)>,
+    exemplars: Vec<(&'a Labels, i64, f64)>,
+}
+
+/// Groups a batch by series (by `Arc` identity), keeping first-seen order.
+fn group(batch: &[Pending]) -> Vec<Group<'_>> {
+    let mut index: HashMap<*const Labels, usize> = HashMap::new();
+    let mut out: Vec<Group<'_>> = Vec::new();
     for p in batch {
         let key = Arc::as_ptr(&p.series);
         let i = *index.entry(key).or_insert_with(|| {
-            out.push((&p.series, Vec::new()));
+            out.push(Group { labels: &p.series, samples: Vec::new(), exemplars: Vec::new() });
             out.len() - 1
         });
-        if let Some(s) = out.get_mut(i) {
-            s.1.push((p.t, p.v));
+        if let Some(g) = out.get_mut(i) {
+            match &p.exemplar {
+                None => g.samples.push((p.t, p.v)),
+                Some(l) => g.exemplars.push((l, p.t, p.v)),
+            }
         }
     }
     out
+}
+
+fn v1_labels(labels: &Labels) -> Vec<v1::Label> {
+    labels.iter().map(|l| v1::Label { name: l.name.clone(), value: l.value.clone() }).collect()
 }
 
 /// Remote write 1.0 body.
 pub fn encode_v1(batch: &[Pending]) -> Vec<u8> {
     let timeseries = group(batch)
         .into_iter()
-        .map(|(labels, samples)| v1::TimeSeries {
-            labels: labels.iter().map(|l| v1::Label { name: l.name.clone(), value: l.value.clone() }).collect(),
-            samples: samples.into_iter().map(|(timestamp, value)| v1::Sample { value, timestamp }).collect(),
+        .map(|g| v1::TimeSeries {
+            labels: v1_labels(g.labels),
+            samples: g.samples.into_iter().map(|(timestamp, value)| v1::Sample { value, timestamp }).collect(),
+            exemplars: g
+                .exemplars
+                .into_iter()
+                .map(|(l, timestamp, value)| v1::Exemplar { labels: v1_labels(l), value, timestamp })
+                .collect(),
             ..Default::default()
         })
         .collect();
     v1::WriteRequest { timeseries, metadata: Vec::new() }.encode_to_vec()
+}
+
+/// A symbol table under construction (the empty string is symbol 0).
+struct Symbols<'a> {
+    symbols: Vec<String>,
+    ids: HashMap<&'a str, u32>,
+}
+
+impl<'a> Symbols<'a> {
+    fn symbol(&mut self, s: &'a str) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        *self.ids.entry(s).or_insert_with(|| {
+            self.symbols.push(s.to_string());
+            (self.symbols.len() - 1) as u32
+        })
+    }
+
+    fn refs(&mut self, labels: &'a Labels) -> Vec<u32> {
+        let mut refs = Vec::with_capacity(labels.len() * 2);
+        for l in labels.iter() {
+            refs.push(self.symbol(&l.name));
+            refs.push(self.symbol(&l.value));
+        }
+        refs
+    }
 }
 
 /// Remote write 2.0 body: one symbol table (the empty string first, as the spec requires).
@@ -50,41 +97,32 @@ pub fn encode_v2(batch: &[Pending]) -> Vec<u8> {
 /// Remote write 2.0 body whose series carry their family's metadata from `index` (type,
 /// help and unit; none for a family the index does not know).
 pub fn encode_v2_with(batch: &[Pending], index: Option<&MetadataIndex>) -> Vec<u8> {
-    let mut symbols: Vec<String> = vec![String::new()];
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut symbol = |s: &str| -> u32 {
-        if s.is_empty() {
-            return 0;
-        }
-        if let Some(&id) = ids.get(s) {
-            return id;
-        }
-        symbols.push(s.to_string());
-        let id = (symbols.len() - 1) as u32;
-        ids.insert(s.to_string(), id);
-        id
-    };
     let groups = group(batch);
+    // Metadata looked up first: the symbol table borrows the strings until the end.
+    let metadata: Vec<_> = groups.iter().map(|g| index.and_then(|i| i.lookup(g.labels.get("__name__")?))).collect();
+    let mut syms = Symbols { symbols: vec![String::new()], ids: HashMap::new() };
     let mut timeseries = Vec::with_capacity(groups.len());
-    for (labels, samples) in &groups {
-        let mut refs = Vec::with_capacity(labels.len() * 2);
-        for l in labels.iter() {
-            refs.push(symbol(&l.name));
-            refs.push(symbol(&l.value));
-        }
-        let metadata = index.and_then(|i| i.lookup(labels.get("__name__")?)).map(|m| v2::Metadata {
+    for (g, md) in groups.iter().zip(&metadata) {
+        let labels_refs = syms.refs(g.labels);
+        let exemplars = g
+            .exemplars
+            .iter()
+            .map(|&(l, timestamp, value)| v2::Exemplar { labels_refs: syms.refs(l), value, timestamp })
+            .collect();
+        let metadata = md.as_ref().map(|m| v2::Metadata {
             r#type: m.kind.to_proto(),
-            help_ref: symbol(&m.help),
-            unit_ref: symbol(&m.unit),
+            help_ref: syms.symbol(&m.help),
+            unit_ref: syms.symbol(&m.unit),
         });
         timeseries.push(v2::TimeSeries {
-            labels_refs: refs,
-            samples: samples.iter().map(|&(timestamp, value)| v2::Sample { value, timestamp }).collect(),
+            labels_refs,
+            samples: g.samples.iter().map(|&(timestamp, value)| v2::Sample { value, timestamp }).collect(),
+            exemplars,
             metadata,
             ..Default::default()
         });
     }
-    v2::Request { symbols, timeseries }.encode_to_vec()
+    v2::Request { symbols: syms.symbols, timeseries }.encode_to_vec()
 }
 
 /// The encoder, `Content-Type` and version header for an entry's `protobuf_message`.
@@ -107,15 +145,15 @@ pub fn for_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Labels;
 
     fn batch() -> Vec<Pending> {
         let a = Arc::new(Labels::from_pairs(&[("__name__", "up"), ("job", "x")]).unwrap());
         let b = Arc::new(Labels::from_pairs(&[("__name__", "up"), ("job", "y")]).unwrap());
         vec![
-            Pending { series: a.clone(), t: 1, v: 1.0, seq: 0 },
-            Pending { series: b.clone(), t: 1, v: 0.0, seq: 0 },
-            Pending { series: a, t: 2, v: 1.5, seq: 1 },
+            Pending { series: a.clone(), t: 1, v: 1.0, exemplar: None, seq: 0 },
+            Pending { series: b.clone(), t: 1, v: 0.0, exemplar: None, seq: 0 },
+            Pending { series: a.clone(), t: 2, v: 1.5, exemplar: None, seq: 1 },
+            Pending { series: a, t: 2, v: 0.25, exemplar: Some(Box::new(trace("abc"))), seq: 1 },
         ]
     }
 
@@ -137,6 +175,7 @@ mod tests {
             series: Arc::new(Labels::from_pairs(&[("__name__", "other")]).unwrap()),
             t: 1,
             v: 1.0,
+            exemplar: None,
             seq: 0,
         });
         let r = v2::Request::decode(encode_v2_with(&b, Some(&idx)).as_slice()).unwrap();
@@ -146,6 +185,10 @@ mod tests {
         assert_eq!(md.unit_ref, 0, "empty unit is symbol 0");
         assert_eq!(r.timeseries[1].metadata, Some(md), "same family, same metadata");
         assert_eq!(r.timeseries[2].metadata, None);
+    }
+
+    fn trace(id: &str) -> Labels {
+        Labels::from_pairs(&[("trace_id", id)]).unwrap()
     }
 
     /// Decoded with the generated types (the receiver's codec), the bodies hold every
@@ -159,11 +202,23 @@ mod tests {
         assert_eq!(names, vec![("__name__", "up"), ("job", "x")]);
         let got: Vec<(i64, f64)> = ts0.samples.iter().map(|s| (s.timestamp, s.value)).collect();
         assert_eq!(got, vec![(1, 1.0), (2, 1.5)]);
+        assert_eq!(ts0.exemplars.len(), 1);
+        let e = &ts0.exemplars[0];
+        assert_eq!(
+            (e.labels[0].name.as_str(), e.labels[0].value.as_str(), e.value, e.timestamp),
+            ("trace_id", "abc", 0.25, 2)
+        );
+        assert!(r.timeseries[1].exemplars.is_empty());
 
         let r = v2::Request::decode(encode_v2(&batch()).as_slice()).unwrap();
-        assert_eq!(r.symbols, vec!["", "__name__", "up", "job", "x", "y"]);
+        // Series labels first, then the exemplar's labels as the series that holds them is met.
+        assert_eq!(r.symbols, vec!["", "__name__", "up", "job", "x", "trace_id", "abc", "y"]);
         assert_eq!(r.timeseries[0].labels_refs, vec![1, 2, 3, 4]);
-        assert_eq!(r.timeseries[1].labels_refs, vec![1, 2, 3, 5]);
+        assert_eq!(r.timeseries[0].exemplars.len(), 1);
+        assert_eq!(r.timeseries[0].exemplars[0].labels_refs, vec![5, 6]);
+        assert_eq!((r.timeseries[0].exemplars[0].value, r.timeseries[0].exemplars[0].timestamp), (0.25, 2));
+        assert_eq!(r.timeseries[0].samples.len(), 2);
+        assert_eq!(r.timeseries[1].labels_refs, vec![1, 2, 3, 7]);
         assert_eq!(r.timeseries[1].samples.len(), 1);
     }
 }

@@ -154,8 +154,13 @@ async fn send_all(
             }
         };
         let n = part.len() as u64;
-        let tally =
-            Tally { retried: &metrics.metadata_retried, bytes: &metrics.metadata_bytes, items: n, timed: false };
+        let tally = Tally {
+            retried: &metrics.metadata_retried,
+            bytes: &metrics.metadata_bytes,
+            items: n,
+            also_retried: None,
+            timed: false,
+        };
         match post_with_retries(cfg, body, tally, metrics, deadline).await {
             Outcome::Sent => {
                 metrics.metadata_sent.fetch_add(n, Relaxed);

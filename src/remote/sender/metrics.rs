@@ -43,6 +43,18 @@ pub struct QueueMetrics {
     pub metadata_retried: AtomicU64,
     /// Compressed bytes of metadata requests accepted.
     pub metadata_bytes: AtomicU64,
+    /// Exemplars read from the WAL for this queue (with `send_exemplars`).
+    pub exemplars_in: AtomicU64,
+    /// Exemplars the remote end accepted.
+    pub exemplars_sent: AtomicU64,
+    /// Exemplars given up on (4xx).
+    pub exemplars_failed: AtomicU64,
+    /// Exemplars sent again after a recoverable failure.
+    pub exemplars_retried: AtomicU64,
+    /// Exemplars dropped before sending (series relabeled away or unknown).
+    pub exemplars_dropped: AtomicU64,
+    /// Exemplars read but not yet accepted or given up on.
+    pub exemplars_pending: AtomicI64,
 }
 
 impl QueueMetrics {
@@ -55,7 +67,7 @@ impl QueueMetrics {
     pub fn render(&self, remote_name: &str, url: &str, min_shards: usize, max_shards: usize, out: &mut String) {
         let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(remote_name), escape(url));
         let secs = |ms: i64| ms as f64 / 1000.0;
-        let rows: [(&str, &str, &str, f64); 18] = [
+        let rows: [(&str, &str, &str, f64); 24] = [
             (
                 "prometheus_remote_storage_samples_in_total",
                 "counter",
@@ -157,6 +169,42 @@ impl QueueMetrics {
                 "counter",
                 "The total number of bytes of metadata sent by the queue after compression.",
                 self.metadata_bytes.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_in_total",
+                "counter",
+                "Exemplars in to remote storage, compare to exemplars out for queue managers.",
+                self.exemplars_in.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_total",
+                "counter",
+                "Total number of exemplars sent to remote storage.",
+                self.exemplars_sent.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_failed_total",
+                "counter",
+                "Total number of exemplars which failed on send to remote storage, non-recoverable errors.",
+                self.exemplars_failed.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_retried_total",
+                "counter",
+                "Total number of exemplars which failed on send to remote storage but were retried because the send error was recoverable.",
+                self.exemplars_retried.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_dropped_total",
+                "counter",
+                "Total number of exemplars which were dropped after being read from the WAL before being sent via remote write, either via relabelling or unintentionally because of an unknown reference ID.",
+                self.exemplars_dropped.load(Relaxed) as f64,
+            ),
+            (
+                "prometheus_remote_storage_exemplars_pending",
+                "gauge",
+                "The number of exemplars pending in the queues shards to be sent to the remote storage.",
+                self.exemplars_pending.load(Relaxed) as f64,
             ),
             (
                 "cairn_remote_storage_wal_segments_lost_total",

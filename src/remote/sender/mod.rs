@@ -58,6 +58,8 @@ pub struct Pending {
     pub t: i64,
     /// Value (stale markers included).
     pub v: f64,
+    /// `Some` when this is not a sample but an exemplar of the series, with its labels.
+    pub exemplar: Option<Box<Labels>>,
     /// The WAL record it came from (for acknowledgement).
     seq: u64,
 }
@@ -86,6 +88,8 @@ pub struct SendConfig {
     pub content_type: String,
     /// `X-Prometheus-Remote-Write-Version`.
     pub version_header: String,
+    /// `send_exemplars`: exemplar records are sent with the samples.
+    pub send_exemplars: bool,
 }
 
 /// Everything a queue needs.
@@ -348,7 +352,7 @@ impl Reader {
                         Some(Some(labels)) => {
                             let idx = (mix(s.series_ref) % shards) as usize;
                             if let Some(buf) = buffers.get_mut(idx) {
-                                buf.push(Pending { series: labels.clone(), t: s.t, v: s.v, seq });
+                                buf.push(Pending { series: labels.clone(), t: s.t, v: s.v, exemplar: None, seq });
                                 kept += 1;
                             }
                         }
@@ -361,7 +365,31 @@ impl Reader {
                 // Dropped samples need no delivery: acknowledge them now.
                 self.tracker.lock().ack(seq, samples.len() - kept);
             }
-            Record::Tombstones(_) | Record::Unknown(_) => {
+            Record::Exemplars(exemplars) if self.send.send_exemplars => {
+                let m = &self.metrics;
+                m.exemplars_in.fetch_add(exemplars.len() as u64, Relaxed);
+                let mut kept = 0;
+                let seq = self.tracker.lock().begin(pos, exemplars.len());
+                let shards = buffers.len().max(1) as u64;
+                let total = exemplars.len();
+                for e in exemplars {
+                    // The series' shard, so an exemplar follows its series' samples.
+                    let idx = (mix(e.series_ref) % shards) as usize;
+                    match (self.series.get(&e.series_ref), buffers.get_mut(idx)) {
+                        (Some(Some(labels)), Some(buf)) => {
+                            let exemplar = Some(Box::new(e.labels));
+                            buf.push(Pending { series: labels.clone(), t: e.t, v: e.v, exemplar, seq });
+                            kept += 1;
+                        }
+                        _ => {
+                            m.exemplars_dropped.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+                m.exemplars_pending.fetch_add(kept as i64, Relaxed);
+                self.tracker.lock().ack(seq, total - kept);
+            }
+            Record::Tombstones(_) | Record::Exemplars(_) | Record::Unknown(_) => {
                 self.tracker.lock().begin(pos, 0);
             }
         }

@@ -77,18 +77,26 @@ pub(super) async fn run(
         }
         let mut by_seq: HashMap<u64, usize> = HashMap::new();
         let mut newest = i64::MIN;
+        let mut n_ex = 0u64;
         for p in &batch {
             *by_seq.entry(p.seq).or_default() += 1;
-            newest = newest.max(p.t);
+            if p.exemplar.is_some() {
+                n_ex += 1;
+            } else {
+                newest = newest.max(p.t);
+            }
         }
-        let n = batch.len() as u64;
+        let n = batch.len() as u64 - n_ex;
         if outcome == Outcome::Sent {
             metrics.samples_sent.fetch_add(n, Relaxed);
+            metrics.exemplars_sent.fetch_add(n_ex, Relaxed);
             QueueMetrics::raise(&metrics.highest_sent_ms, newest);
         } else {
             metrics.samples_failed.fetch_add(n, Relaxed);
+            metrics.exemplars_failed.fetch_add(n_ex, Relaxed);
         }
         metrics.samples_pending.fetch_sub(n as i64, Relaxed);
+        metrics.exemplars_pending.fetch_sub(n_ex as i64, Relaxed);
         {
             let mut t = tracker.lock();
             for (seq, k) in by_seq {
@@ -113,8 +121,14 @@ async fn send_with_retries(
             return Outcome::Failed;
         }
     };
-    let tally =
-        Tally { retried: &metrics.samples_retried, bytes: &metrics.bytes_sent, items: batch.len() as u64, timed: true };
+    let n_ex = batch.iter().filter(|p| p.exemplar.is_some()).count() as u64;
+    let tally = Tally {
+        retried: &metrics.samples_retried,
+        bytes: &metrics.bytes_sent,
+        items: batch.len() as u64 - n_ex,
+        also_retried: Some((&metrics.exemplars_retried, n_ex)),
+        timed: true,
+    };
     post_with_retries(cfg, body, tally, metrics, deadline).await
 }
 
@@ -126,6 +140,9 @@ pub(super) struct Tally<'a> {
     pub bytes: &'a AtomicU64,
     /// Entries in the request (samples or metadata).
     pub items: u64,
+    /// A second counter raised on each retry, and by how much (exemplars riding along with
+    /// samples).
+    pub also_retried: Option<(&'a AtomicU64, u64)>,
     /// Whether the request counts in the request count and time behind resharding.
     pub timed: bool,
 }
@@ -195,6 +212,9 @@ pub(super) async fn post_with_retries(
             }
         };
         tally.retried.fetch_add(tally.items, Relaxed);
+        if let Some((counter, n)) = tally.also_retried {
+            counter.fetch_add(n, Relaxed);
+        }
         let wait = retry_after.map(|r| r.min(cfg.queue.max_backoff)).unwrap_or(backoff);
         if let Some(dl) = *deadline.borrow()
             && Instant::now() + wait >= dl

@@ -115,6 +115,7 @@ impl WriteStorage {
                 encoder,
                 content_type: content_type.to_string(),
                 version_header: version.to_string(),
+                send_exemplars: rw.send_exemplars,
             },
             wal_dir: self.data_dir.join("wal"),
             state_dir: self.data_dir.join("remote_write").join(name),

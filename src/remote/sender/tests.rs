@@ -72,6 +72,7 @@ fn queue_opts(url: &str, db_dir: &std::path::Path, state: &std::path::Path) -> Q
             encoder: text_encoder(),
             content_type: "text/plain".into(),
             version_header: "0.1.0".into(),
+            send_exemplars: false,
         },
         wal_dir: db_dir.join("wal"),
         state_dir: state.to_path_buf(),

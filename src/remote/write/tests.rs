@@ -242,3 +242,64 @@ fn error_lists_are_bounded() {
     assert_eq!(join_errors(&errs, 2), "e0\ne1\n(and 3 more errors)");
     assert_eq!(join_errors(&errs[..2], 2), "e0\ne1");
 }
+
+fn open_with_exemplars() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { background_interval: None, max_exemplars: Some(100), ..Options::default() };
+    let db = Db::open(dir.path(), opts).unwrap();
+    (dir, db)
+}
+
+/// `(trace_id, value, ts)` of every stored exemplar of metric `name`.
+fn stored_exemplars(db: &Db, name: &str) -> Vec<(String, f64, i64)> {
+    db.select_exemplars(i64::MIN, i64::MAX, &[vec![Matcher::equal("__name__", name)]])
+        .into_iter()
+        .flat_map(|s| s.exemplars)
+        .map(|e| (e.labels.get("trace_id").unwrap_or("").to_string(), e.value, e.ts))
+        .collect()
+}
+
+fn pb_exemplar(trace: &str, value: f64, ts: i64) -> pb::Exemplar {
+    pb::Exemplar { labels: vec![pb::Label { name: "trace_id".into(), value: trace.into() }], value, timestamp: ts }
+}
+
+#[test]
+fn v1_stores_exemplars_and_skips_out_of_order_ones() {
+    let (_d, db) = open_with_exemplars();
+    let r = Remote::default();
+    let mut req = v1(vec![series(&[("__name__", "c_total")], &[(NOW - 1000, 1.0)])]);
+    req.timeseries[0].exemplars = vec![pb_exemplar("a", 0.5, NOW - 1500), pb_exemplar("b", 0.7, NOW - 1200)];
+    assert_eq!(write_v1(&db, &r, req, NOW), Ok(WriteStats { samples: 1, histograms: 0, exemplars: 2 }));
+    assert_eq!(stored_exemplars(&db, "c_total"), [("a".into(), 0.5, NOW - 1500), ("b".into(), 0.7, NOW - 1200)]);
+    // An older exemplar is skipped without failing the request; a newer one is stored; an
+    // exemplar-only series (no samples) still attaches to the existing series.
+    let mut req = v1(vec![series(&[("__name__", "c_total")], &[(NOW, 2.0)]), series(&[("__name__", "c_total")], &[])]);
+    req.timeseries[0].exemplars = vec![pb_exemplar("old", 0.1, NOW - 5000)];
+    req.timeseries[1].exemplars = vec![pb_exemplar("c", 0.9, NOW - 100)];
+    assert_eq!(write_v1(&db, &r, req, NOW), Ok(WriteStats { samples: 1, histograms: 0, exemplars: 1 }));
+    assert_eq!(stored_exemplars(&db, "c_total").len(), 3);
+    assert_eq!(stored_exemplars(&db, "c_total")[2], ("c".into(), 0.9, NOW - 100));
+}
+
+#[test]
+fn v2_reports_exemplars_written() {
+    let (_d, db) = open_with_exemplars();
+    let r = Remote::default();
+    let mut req = v2(&[(&[("__name__", "h_bucket"), ("le", "1")], &[(NOW - 1000, 1.0)])]);
+    let (k, v) = (req.symbols.len() as u32, req.symbols.len() as u32 + 1);
+    req.symbols.push("trace_id".into());
+    req.symbols.push("abc".into());
+    req.timeseries[0].exemplars = vec![
+        write_v2::Exemplar { labels_refs: vec![k, v], value: 0.25, timestamp: NOW - 1100 },
+        // A dangling symbol reference: dropped, not counted.
+        write_v2::Exemplar { labels_refs: vec![k, 999], value: 0.5, timestamp: NOW - 1050 },
+    ];
+    let (stats, err) = write_v2(&db, &r, req, NOW);
+    assert_eq!((stats, err), (WriteStats { samples: 1, histograms: 0, exemplars: 1 }, None));
+    assert_eq!(stored_exemplars(&db, "h_bucket"), [("abc".into(), 0.25, NOW - 1100)]);
+    // Without exemplar storage nothing is written or reported.
+    let (_d2, off) = open();
+    let mut req = v2(&[(&[("__name__", "h_bucket")], &[(NOW - 1000, 1.0)])]);
+    req.timeseries[0].exemplars = vec![write_v2::Exemplar { labels_refs: vec![], value: 0.25, timestamp: NOW }];
+    assert_eq!(write_v2(&off, &r, req, NOW).0.exemplars, 0);
+}

@@ -3,8 +3,9 @@
 use super::{FastMap, Head, MemSeries};
 use crate::model::{Labels, LabelsError};
 use crate::tsdb::error::{AppendError, Error, Result};
+use crate::tsdb::exemplar::{Exemplar, ExemplarError};
 use crate::tsdb::wal::Wal;
-use crate::tsdb::wal::record::{self, RefSample, RefSeries};
+use crate::tsdb::wal::record::{self, RefExemplar, RefSample, RefSeries};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -15,6 +16,13 @@ struct Pending {
     t: i64,
     v: f64,
     ooo: bool,
+}
+
+/// An exemplar waiting for commit, with its series' labels (the exemplar storage's key).
+struct PendingExemplar {
+    series: Arc<MemSeries>,
+    labels: Labels,
+    ex: Exemplar,
 }
 
 /// A batch of appends, made durable and visible together by [`Appender::commit`].
@@ -31,6 +39,9 @@ pub struct Appender {
     samples_buf: Vec<RefSample>,
     enc_series: Vec<u8>,
     enc_samples: Vec<u8>,
+    exemplars: Vec<PendingExemplar>,
+    exemplars_buf: Vec<RefExemplar>,
+    enc_exemplars: Vec<u8>,
 }
 
 impl Appender {
@@ -44,7 +55,52 @@ impl Appender {
             samples_buf: Vec::new(),
             enc_series: Vec::new(),
             enc_samples: Vec::new(),
+            exemplars: Vec::new(),
+            exemplars_buf: Vec::new(),
+            enc_exemplars: Vec::new(),
         }
+    }
+
+    /// Whether exemplars are stored (callers can skip building them when not).
+    pub fn exemplars_enabled(&self) -> bool {
+        self.head.exemplars_enabled()
+    }
+
+    /// Adds an exemplar to the series `series_ref` (a reference returned by
+    /// [`Appender::append`]), stored and logged on commit together with the samples.
+    ///
+    /// As Prometheus's head appender: with exemplar storage off, or for an exemplar equal to
+    /// the newest stored one of its series, nothing happens and `Ok` is returned; an exemplar
+    /// not newer than the newest stored one is [`ExemplarError::OutOfOrder`]; labels over
+    /// 128 characters are [`ExemplarError::LabelLength`]. Validation is against the storage,
+    /// not against other exemplars pending in this batch: those that turn out out of order
+    /// at commit are skipped there and counted.
+    pub fn append_exemplar(&mut self, series_ref: u64, ex: &Exemplar) -> Result<u64, ExemplarError> {
+        if !self.head.exemplars_enabled() {
+            return Ok(series_ref);
+        }
+        let Some(series) = self.head.series_by_ref(series_ref) else {
+            return Err(ExemplarError::UnknownRef(series_ref));
+        };
+        let labels = series.labels(&self.head.symbols.read());
+        match self.head.exemplars.validate(&labels, ex) {
+            Ok(true) => {}
+            Ok(false) | Err(ExemplarError::Disabled) => return Ok(series_ref),
+            Err(e) => return Err(e),
+        }
+        self.exemplars.push(PendingExemplar { series, labels, ex: ex.clone() });
+        Ok(series_ref)
+    }
+
+    /// The reference of the head series `labels`, if it exists (for exemplars of a series
+    /// whose samples were all refused, or that came without samples).
+    pub fn series_ref(&self, labels: &Labels) -> Option<u64> {
+        self.head.find(labels.stable_hash(), labels).map(|s| s.series_ref)
+    }
+
+    /// Number of exemplars waiting for commit.
+    pub fn pending_exemplars(&self) -> usize {
+        self.exemplars.len()
     }
 
     /// Adds a sample for the series `labels`, creating the series if needed, and returns its
@@ -145,12 +201,13 @@ impl Appender {
     /// process being killed), then applies it to the head, where queries see all of it at
     /// once. On error nothing of the batch is applied.
     pub fn commit(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.exemplars.is_empty() {
             return Ok(());
         }
         let head = self.head.clone();
         self.series_buf.clear();
         self.samples_buf.clear();
+        self.exemplars_buf.clear();
         let mut newly_logged: Vec<&MemSeries> = Vec::new();
         {
             let syms = head.symbols.read();
@@ -161,18 +218,43 @@ impl Appender {
                 }
                 self.samples_buf.push(RefSample { series_ref: p.series.series_ref, t: p.t, v: p.v });
             }
+            for e in &self.exemplars {
+                // A series whose samples were all refused may not be in the WAL yet.
+                if !e.series.wal_logged.swap(true, Relaxed) {
+                    self.series_buf.push(RefSeries { series_ref: e.series.series_ref, labels: e.labels.clone() });
+                    newly_logged.push(&e.series);
+                }
+                self.exemplars_buf.push(RefExemplar {
+                    series_ref: e.series.series_ref,
+                    t: e.ex.ts,
+                    v: e.ex.value,
+                    labels: e.ex.labels.clone(),
+                });
+            }
         }
         self.enc_series.clear();
         self.enc_samples.clear();
+        self.enc_exemplars.clear();
         if !self.series_buf.is_empty() {
             record::encode_series(&self.series_buf, &mut self.enc_series);
         }
-        record::encode_samples(&self.samples_buf, &mut self.enc_samples);
+        if !self.samples_buf.is_empty() {
+            record::encode_samples(&self.samples_buf, &mut self.enc_samples);
+        }
+        if !self.exemplars_buf.is_empty() {
+            record::encode_exemplars(&self.exemplars_buf, &mut self.enc_exemplars);
+        }
         let mut wal = self.wal.lock();
-        let logged = if self.enc_series.is_empty() {
-            wal.log(&[&self.enc_samples])
-        } else {
-            wal.log(&[&self.enc_series, &self.enc_samples])
+        let logged = {
+            let mut recs: [&[u8]; 3] = [&[]; 3];
+            let mut n = 0;
+            for r in [&self.enc_series, &self.enc_samples, &self.enc_exemplars] {
+                if !r.is_empty() {
+                    recs[n] = r;
+                    n += 1;
+                }
+            }
+            wal.log(&recs[..n])
         };
         if let Err(e) = logged {
             for s in newly_logged {
@@ -200,10 +282,16 @@ impl Appender {
                 head.update_time_bounds(mint, maxt);
             }
         }
+        if !self.exemplars.is_empty() {
+            // Out-of-order ones (two in this batch for one series, or a concurrent commit)
+            // are skipped and counted by the storage, as Prometheus does.
+            head.exemplars.add_batch(self.exemplars.drain(..).map(|e| (e.labels, e.ex)));
+        }
         drop(wal);
         head.metrics.head_samples_appended.fetch_add(applied, Relaxed);
         self.pending.clear();
         self.last_pending.clear();
+        self.exemplars.clear();
         Ok(())
     }
 
@@ -211,5 +299,6 @@ impl Appender {
     pub fn rollback(&mut self) {
         self.pending.clear();
         self.last_pending.clear();
+        self.exemplars.clear();
     }
 }

@@ -18,6 +18,7 @@ pub(crate) use wal_replay::Replayer;
 
 use crate::model::{Label, Labels};
 use crate::tsdb::chunk::{MAX_SAMPLES_PER_CHUNK, XorChunk};
+use crate::tsdb::exemplar::ExemplarStorage;
 use crate::tsdb::metrics::Metrics;
 use crate::tsdb::tombstones::Tombstones;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -37,11 +38,14 @@ pub struct HeadOptions {
     pub ooo_window: i64,
     /// Number of lock stripes (a power of two).
     pub stripes: usize,
+    /// The exemplar ring size when exemplar storage is enabled (`None`: disabled, exemplars
+    /// are ignored).
+    pub max_exemplars: Option<i64>,
 }
 
 impl Default for HeadOptions {
     fn default() -> Self {
-        HeadOptions { chunk_range: 2 * 3600 * 1000, ooo_window: 0, stripes: 1024 }
+        HeadOptions { chunk_range: 2 * 3600 * 1000, ooo_window: 0, stripes: 1024, max_exemplars: None }
     }
 }
 
@@ -300,6 +304,8 @@ pub struct Head {
     /// Commits apply under the write side; query snapshots take the read side.
     pub(crate) isolation: RwLock<()>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Exemplars of the head's series (empty and unused when the feature is off).
+    pub(crate) exemplars: ExemplarStorage,
 }
 
 impl Head {
@@ -320,6 +326,7 @@ impl Head {
 
     fn build(opts: HeadOptions, metrics: Arc<Metrics>, mapper: Option<ChunkMapper>) -> Head {
         let n = opts.stripes.max(1).next_power_of_two();
+        let exemplars = ExemplarStorage::new(opts.max_exemplars.unwrap_or(0), metrics.clone());
         Head {
             mapper,
             stripes: (0..n).map(|_| Stripe::default()).collect(),
@@ -332,8 +339,19 @@ impl Head {
             min_valid_time: AtomicI64::new(i64::MIN),
             tombstones: RwLock::default(),
             isolation: RwLock::new(()),
+            exemplars,
             metrics,
         }
+    }
+
+    /// The exemplar storage.
+    pub fn exemplars(&self) -> &ExemplarStorage {
+        &self.exemplars
+    }
+
+    /// Whether exemplar storage is enabled (`--enable-feature=exemplar-storage`).
+    pub fn exemplars_enabled(&self) -> bool {
+        self.opts.max_exemplars.is_some()
     }
 
     /// The options the head runs with.

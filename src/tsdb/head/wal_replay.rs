@@ -1,6 +1,7 @@
 //! Rebuilding the head from the WAL.
 
 use super::{FastMap, Head, MemSeries};
+use crate::tsdb::exemplar::Exemplar;
 use crate::tsdb::wal::record::Record;
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ pub(crate) struct Replayer {
     pub(crate) unknown_refs: u64,
     /// Samples read.
     pub(crate) samples: u64,
+    /// Exemplars read.
+    pub(crate) exemplars: u64,
 }
 
 impl Replayer {
@@ -57,6 +60,28 @@ impl Replayer {
                         ts.add(ms.series_ref, st.mint, st.maxt);
                     }
                 }
+            }
+            Record::Exemplars(exemplars) => {
+                self.exemplars += exemplars.len() as u64;
+                if !head.exemplars_enabled() {
+                    return;
+                }
+                let min_valid = head.min_valid_time.load(std::sync::atomic::Ordering::Relaxed);
+                let batch: Vec<_> = {
+                    let syms = head.symbols.read();
+                    exemplars
+                        .into_iter()
+                        .filter(|e| e.t >= min_valid)
+                        .filter_map(|e| {
+                            let series = self.refs.get(&e.series_ref)?;
+                            let ex = Exemplar { labels: e.labels, value: e.v, ts: e.t, has_ts: true };
+                            Some((series.labels(&syms), ex))
+                        })
+                        .collect()
+                };
+                // As Prometheus, replay adds through the normal path: out-of-order ones
+                // (not expected in a WAL the head wrote) are skipped.
+                head.exemplars.add_batch(batch);
             }
             Record::Unknown(_) => {}
         }

@@ -1,6 +1,6 @@
 //! Checkpoints: the still-needed part of old segments, rewritten so the segments can go.
 
-use super::record::{self, Record, RefSample, RefSeries, RefTombstone};
+use super::record::{self, Record, RefExemplar, RefSample, RefSeries, RefTombstone};
 use super::segment::{self, checkpoint_name, list_dir, read_segment, segment_name, sync_dir};
 use super::{CheckpointStats, SyncPolicy, Wal, WalError, WalOptions};
 use std::path::Path;
@@ -11,13 +11,16 @@ const SERIES_PER_RECORD: usize = 5_000;
 const SAMPLES_PER_RECORD: usize = 10_000;
 /// Tombstones per record written to a checkpoint.
 const TOMBSTONES_PER_RECORD: usize = 10_000;
+/// Exemplars per record written to a checkpoint.
+const EXEMPLARS_PER_RECORD: usize = 10_000;
 
 /// Writes `checkpoint.<to>` from the previous checkpoint and segments `..=to`, keeping series
 /// for which `keep(ref)` holds, and their samples at or after `mint` and tombstones.
 /// Crash-safe: written under a `.tmp` name, fsynced, renamed; older checkpoints are removed.
 /// The caller then calls [`Wal::truncate_before`]`(to + 1)`.
 ///
-/// Tombstones are kept when `keep(ref)` holds and they end at or after `mint`; records of
+/// Exemplars are kept like samples. Tombstones are kept when `keep(ref)` holds and they end
+/// at or after `mint`; records of
 /// unknown type are dropped. Output records are batched (up to 5,000 series or 10,000
 /// samples or tombstones each), and every series record is written before the samples and
 /// tombstones that follow it in the source, so replay meets a series before its samples.
@@ -73,6 +76,7 @@ struct Batcher {
     series: Vec<RefSeries>,
     samples: Vec<RefSample>,
     stones: Vec<RefTombstone>,
+    exemplars: Vec<RefExemplar>,
     enc: Vec<u8>,
     stats: CheckpointStats,
     /// The first write error; once set, further records are ignored.
@@ -86,6 +90,7 @@ impl Batcher {
             series: Vec::new(),
             samples: Vec::new(),
             stones: Vec::new(),
+            exemplars: Vec::new(),
             enc: Vec::new(),
             stats: CheckpointStats::default(),
             err: None,
@@ -114,6 +119,10 @@ impl Batcher {
                 self.stones.extend(s.into_iter().filter(|s| keep(s.series_ref) && s.maxt >= mint));
                 self.stats.tombstones += (self.stones.len() - before) as u64;
                 self.flush_stones_if(TOMBSTONES_PER_RECORD)
+            }
+            Record::Exemplars(e) => {
+                self.exemplars.extend(e.into_iter().filter(|e| keep(e.series_ref) && e.t >= mint));
+                self.flush_exemplars_if(EXEMPLARS_PER_RECORD)
             }
             Record::Unknown(_) => Ok(()),
         };
@@ -157,6 +166,18 @@ impl Batcher {
         self.wal.log(&[&self.enc])
     }
 
+    /// Writes pending exemplars if there are at least `min`, pending series first.
+    fn flush_exemplars_if(&mut self, min: usize) -> Result<(), WalError> {
+        if self.exemplars.is_empty() || self.exemplars.len() < min {
+            return Ok(());
+        }
+        self.flush_series_if(1)?;
+        self.enc.clear();
+        record::encode_exemplars(&self.exemplars, &mut self.enc);
+        self.exemplars.clear();
+        self.wal.log(&[&self.enc])
+    }
+
     fn finish(mut self) -> Result<(Wal, CheckpointStats), WalError> {
         if let Some(e) = self.err.take() {
             return Err(e);
@@ -164,6 +185,7 @@ impl Batcher {
         self.flush_series_if(1)?;
         self.flush_samples_if(1)?;
         self.flush_stones_if(1)?;
+        self.flush_exemplars_if(1)?;
         Ok((self.wal, self.stats))
     }
 }

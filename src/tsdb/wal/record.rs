@@ -1,4 +1,4 @@
-//! WAL record encodings: series, samples, tombstones (exemplars and metadata reserved).
+//! WAL record encodings: series, samples, tombstones, exemplars (metadata reserved).
 //!
 //! Each encoded record starts with a one-byte [`RecordType`].
 
@@ -14,7 +14,7 @@ pub enum RecordType {
     Samples = 2,
     /// Deletion intervals.
     Tombstones = 3,
-    /// Reserved for exemplars.
+    /// Exemplars.
     Exemplars = 4,
     /// Reserved for metadata.
     Metadata = 5,
@@ -51,6 +51,19 @@ pub struct RefTombstone {
     pub maxt: i64,
 }
 
+/// An exemplar of a series by reference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefExemplar {
+    /// Head series reference.
+    pub series_ref: u64,
+    /// Timestamp, ms.
+    pub t: i64,
+    /// Value (bit-exact).
+    pub v: f64,
+    /// The exemplar's labels.
+    pub labels: Labels,
+}
+
 /// A decoded record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
@@ -60,6 +73,8 @@ pub enum Record {
     Samples(Vec<RefSample>),
     /// Tombstones.
     Tombstones(Vec<RefTombstone>),
+    /// Exemplars.
+    Exemplars(Vec<RefExemplar>),
     /// A record of a type this version does not read (skipped on replay).
     Unknown(u8),
 }
@@ -114,10 +129,34 @@ pub fn encode_tombstones(stones: &[RefTombstone], buf: &mut Vec<u8>) {
     }
 }
 
+/// Appends an encoded exemplars record to `buf` (see `docs/format/wal.md`).
+///
+/// The layout is Prometheus's exemplar record (base reference and timestamp, then per
+/// exemplar the deltas, the value bits and the labels), with fixed-width integers
+/// little-endian like the rest of Cairn's WAL. `buf` is not cleared.
+pub fn encode_exemplars(exemplars: &[RefExemplar], buf: &mut Vec<u8>) {
+    buf.push(RecordType::Exemplars as u8);
+    let Some(first) = exemplars.first() else {
+        return;
+    };
+    buf.extend_from_slice(&first.series_ref.to_le_bytes());
+    buf.extend_from_slice(&first.t.to_le_bytes());
+    for e in exemplars {
+        put_varint(buf, e.series_ref.wrapping_sub(first.series_ref) as i64);
+        put_varint(buf, e.t.wrapping_sub(first.t));
+        buf.extend_from_slice(&e.v.to_bits().to_le_bytes());
+        put_uvarint(buf, e.labels.len() as u64);
+        for l in e.labels.iter() {
+            put_str(buf, &l.name);
+            put_str(buf, &l.value);
+        }
+    }
+}
+
 /// Decodes one record. Never panics on any input.
 ///
-/// Type bytes other than 1–3 (including the reserved 4 and 5) give [`Record::Unknown`]. An
-/// empty input, or a body of type 1–3 that is truncated, has trailing garbage, overlong
+/// Type bytes other than 1–4 (including the reserved 5) give [`Record::Unknown`]. An
+/// empty input, or a body of type 1–4 that is truncated, has trailing garbage, overlong
 /// varints, invalid UTF-8 or an invalid label set, is an error.
 pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
     let Some((&t, body)) = bytes.split_first() else {
@@ -128,6 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
         1 => decode_series(&mut d).map(Record::Series),
         2 => decode_samples(&mut d).map(Record::Samples),
         3 => decode_tombstones(&mut d).map(Record::Tombstones),
+        4 => decode_exemplars(&mut d).map(Record::Exemplars),
         other => Ok(Record::Unknown(other)),
     }
 }
@@ -148,29 +188,56 @@ fn decode_series(d: &mut Decoder<'_>) -> Result<Vec<RefSeries>, RecordError> {
     let mut out = Vec::new();
     while !d.is_empty() {
         let series_ref = d.uvarint("series ref")?;
-        let n = d.uvarint("label count")?;
-        // Each label takes at least four bytes (two lengths, two non-empty strings), which
-        // bounds the allocation by the input size whatever the count claims.
-        let cap = usize::try_from(n).unwrap_or(usize::MAX).min(d.remaining() / 4);
-        let mut labels: Vec<Label> = Vec::with_capacity(cap);
-        for _ in 0..n {
-            let name = d.str("label name")?;
-            let value = d.str("label value")?;
-            if name.is_empty() {
-                return Err(d.err("empty label name"));
-            }
-            if value.is_empty() {
-                return Err(d.err("empty label value"));
-            }
-            if let Some(prev) = labels.last()
-                && prev.name.as_str() >= name
-            {
-                return Err(d.err("label names not strictly ascending"));
-            }
-            labels.push(Label::new(name, value));
+        let labels = decode_labels(d)?;
+        out.push(RefSeries { series_ref, labels });
+    }
+    Ok(out)
+}
+
+/// A label count followed by that many name/value pairs.
+fn decode_labels(d: &mut Decoder<'_>) -> Result<Labels, RecordError> {
+    let n = d.uvarint("label count")?;
+    // Each label takes at least four bytes (two lengths, two non-empty strings), which
+    // bounds the allocation by the input size whatever the count claims.
+    let cap = usize::try_from(n).unwrap_or(usize::MAX).min(d.remaining() / 4);
+    let mut labels: Vec<Label> = Vec::with_capacity(cap);
+    for _ in 0..n {
+        let name = d.str("label name")?;
+        let value = d.str("label value")?;
+        if name.is_empty() {
+            return Err(d.err("empty label name"));
         }
-        // The loop above checked sortedness, uniqueness and non-empty values.
-        out.push(RefSeries { series_ref, labels: Labels::from_sorted_unchecked(labels) });
+        if value.is_empty() {
+            return Err(d.err("empty label value"));
+        }
+        if let Some(prev) = labels.last()
+            && prev.name.as_str() >= name
+        {
+            return Err(d.err("label names not strictly ascending"));
+        }
+        labels.push(Label::new(name, value));
+    }
+    // The loop above checked sortedness, uniqueness and non-empty values.
+    Ok(Labels::from_sorted_unchecked(labels))
+}
+
+fn decode_exemplars(d: &mut Decoder<'_>) -> Result<Vec<RefExemplar>, RecordError> {
+    if d.is_empty() {
+        return Ok(Vec::new());
+    }
+    let base_ref = d.u64_le("base ref")?;
+    let base_t = d.u64_le("base timestamp")? as i64;
+    if d.is_empty() {
+        return Err(d.err("exemplars base without exemplars"));
+    }
+    // An exemplar takes at least eleven bytes.
+    let mut out = Vec::with_capacity(d.remaining() / 11);
+    while !d.is_empty() {
+        let dref = d.varint("ref delta")?;
+        let dt = d.varint("timestamp delta")?;
+        let v = f64::from_bits(d.u64_le("value")?);
+        let labels = decode_labels(d)?;
+        out.push(RefExemplar { series_ref: base_ref.wrapping_add(dref as u64), t: base_t.wrapping_add(dt), v, labels });
     }
     Ok(out)
 }
@@ -318,6 +385,21 @@ mod tests {
         encode_tombstones(&[RefTombstone { series_ref: 1, mint: -1, maxt: 64 }], &mut b);
         assert_eq!(b, [3, 1, 1, 0x80, 1]);
 
+        // Base ref 2 and base time 100 (LE), then per exemplar: zigzag ref and time deltas,
+        // the value's bits (LE) and the labels (count, then length-prefixed names/values).
+        let mut b = Vec::new();
+        encode_exemplars(
+            &[
+                RefExemplar { series_ref: 2, t: 100, v: 1.0, labels: ls(&[("t", "x")]) },
+                RefExemplar { series_ref: 1, t: 101, v: 2.0, labels: Labels::default() },
+            ],
+            &mut b,
+        );
+        let mut want = vec![4, 2, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 1, 1, b't', 1, b'x']);
+        want.extend_from_slice(&[1, 2, 0, 0, 0, 0, 0, 0, 0, 0x40, 0]);
+        assert_eq!(b, want);
+
         // Encoders append; they do not clear.
         let mut b = vec![9];
         encode_samples(&[], &mut b);
@@ -330,7 +412,7 @@ mod tests {
             ("empty series", &[1], Record::Series(vec![])),
             ("empty samples", &[2], Record::Samples(vec![])),
             ("empty tombstones", &[3], Record::Tombstones(vec![])),
-            ("exemplars reserved", &[4, 1, 2, 3], Record::Unknown(4)),
+            ("empty exemplars", &[4], Record::Exemplars(vec![])),
             ("metadata reserved", &[5], Record::Unknown(5)),
             ("type zero", &[0], Record::Unknown(0)),
             ("future type", &[200, 0xff], Record::Unknown(200)),
@@ -363,6 +445,16 @@ mod tests {
             ("samples base only", &[2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             ("samples truncated value", &[2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
             ("tombstone missing maxt", &[3, 1, 2]),
+            ("exemplars short base", &[4, 1, 2, 3]),
+            ("exemplars base only", &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                "exemplar missing labels",
+                &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                "exemplar empty label value",
+                &[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, b'a', 0],
+            ),
             ("overlong varint", &[3, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0, 0, 0]),
             ("overflowing varint", &[3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0]),
         ];
@@ -439,13 +531,37 @@ mod tests {
         }
 
         #[test]
+        fn exemplars_round_trip(
+            e in proptest::collection::vec((any::<u64>(), any::<i64>(), any::<u64>(), arb_labels()), 0..30)
+        ) {
+            let exemplars: Vec<RefExemplar> = e
+                .iter()
+                .map(|(series_ref, t, bits, labels)| RefExemplar {
+                    series_ref: *series_ref,
+                    t: *t,
+                    v: f64::from_bits(*bits),
+                    labels: labels.clone(),
+                })
+                .collect();
+            let mut b = Vec::new();
+            encode_exemplars(&exemplars, &mut b);
+            let Ok(Record::Exemplars(got)) = decode(&b) else {
+                return Err(TestCaseError::fail("not exemplars"));
+            };
+            let bits = |x: &[RefExemplar]| -> Vec<(u64, i64, u64, Labels)> {
+                x.iter().map(|x| (x.series_ref, x.t, x.v.to_bits(), x.labels.clone())).collect()
+            };
+            prop_assert_eq!(bits(&got), bits(&exemplars));
+        }
+
+        #[test]
         fn decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(&b);
         }
 
         #[test]
         fn decode_never_panics_on_known_types(
-            t in 1u8..=3,
+            t in 1u8..=4,
             b in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
             let mut v = vec![t];

@@ -21,6 +21,7 @@ fn enc(rec: &Record) -> Vec<u8> {
         Record::Series(s) => encode_series(s, &mut b),
         Record::Samples(s) => encode_samples(s, &mut b),
         Record::Tombstones(s) => encode_tombstones(s, &mut b),
+        Record::Exemplars(e) => crate::tsdb::wal::record::encode_exemplars(e, &mut b),
         Record::Unknown(t) => b.push(*t),
     }
     b
@@ -342,7 +343,7 @@ fn unknown_records_are_skipped_and_counted() {
     let d = tempfile::tempdir().unwrap();
     let mut wal = Wal::open(d.path(), opts(1000)).unwrap();
     let s = enc(&Record::Series(vec![series(1)]));
-    wal.log(&[&[4, 1, 2], &s, &[5], &[250, 0]]).unwrap();
+    wal.log(&[&[6, 1, 2], &s, &[5], &[250, 0]]).unwrap();
     drop(wal);
     let (got, stats) = collect(d.path());
     assert_eq!(got, [Record::Series(vec![series(1)])]);
@@ -444,7 +445,7 @@ fn flatten(recs: &[Record]) -> Flat {
             Record::Series(s) => f.0.extend(s.iter().map(|s| s.series_ref)),
             Record::Samples(s) => f.1.extend(s.iter().map(|s| (s.series_ref, s.t))),
             Record::Tombstones(s) => f.2.extend(s.iter().map(|s| (s.series_ref, s.maxt))),
-            Record::Unknown(_) => {}
+            Record::Exemplars(_) | Record::Unknown(_) => {}
         }
     }
     f
