@@ -45,6 +45,9 @@ pub struct Options {
     pub background_interval: Option<Duration>,
     /// Where WAL replay reports its progress (shared with `/api/v1/status/walreplay`).
     pub replay_progress: Arc<wal::ReplayProgress>,
+    /// Threads applying samples during WAL replay; 0 means one per available CPU, 1 applies
+    /// them on the opening thread.
+    pub wal_replay_workers: usize,
 }
 
 impl Default for Options {
@@ -59,6 +62,7 @@ impl Default for Options {
             wal_sync: SyncPolicy::default(),
             background_interval: Some(Duration::from_secs(60)),
             replay_progress: Arc::default(),
+            wal_replay_workers: 0,
         }
     }
 }
@@ -132,16 +136,21 @@ impl Db {
             head.set_min_valid_time(maxt);
         }
         let wal_dir = dir.join("wal");
-        let mut replayer = Replayer::default();
-        let stats = wal::replay_with_progress(&wal_dir, &opts.replay_progress, &mut |rec| replayer.apply(&head, rec))?;
+        let started = std::time::Instant::now();
+        let workers = if opts.wal_replay_workers == 0 { Replayer::default_workers() } else { opts.wal_replay_workers };
+        let mut replayer = Replayer::new(head.clone(), workers);
+        let stats = wal::replay_with_progress(&wal_dir, &opts.replay_progress, &mut |rec| replayer.apply(rec))?;
+        let counts = replayer.finish();
         metrics.wal_corruptions.fetch_add(stats.corruptions, Relaxed);
-        if replayer.unknown_refs > 0 {
-            tracing::warn!(samples = replayer.unknown_refs, "WAL samples for unknown series dropped on replay");
+        if counts.unknown_refs > 0 {
+            tracing::warn!(samples = counts.unknown_refs, "WAL samples for unknown series dropped on replay");
         }
         tracing::info!(
             records = stats.records,
-            samples = replayer.samples,
+            samples = counts.samples,
             series = head.num_series(),
+            workers,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "WAL replay done"
         );
         let wal = Wal::open(&wal_dir, WalOptions { segment_size: opts.wal_segment_size, sync: opts.wal_sync })?;
