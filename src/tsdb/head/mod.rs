@@ -7,8 +7,10 @@
 
 mod append;
 mod chunk_mapper;
+mod prefetch;
 mod read;
 mod refmap;
+pub(crate) mod snapshot;
 mod wal_replay;
 
 pub use append::Appender;

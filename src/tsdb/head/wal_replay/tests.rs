@@ -32,7 +32,7 @@ fn write_wal(dir: &Path, seed: u64, n_series: u64) {
     let mut rng = Rng(seed);
     let mut wal = Wal::open(dir, WalOptions { segment_size: 1 << 20, ..WalOptions::default() }).unwrap();
     let mut buf = Vec::new();
-    let mut log = |buf: &mut Vec<u8>, wal: &mut Wal| {
+    let log = |buf: &mut Vec<u8>, wal: &mut Wal| {
         wal.log(&[buf]).unwrap();
         buf.clear();
     };
