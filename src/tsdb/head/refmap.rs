@@ -32,10 +32,10 @@ impl<T> RefMap<T> {
     /// The value of `r`.
     #[inline]
     pub(crate) fn get(&self, r: u64) -> Option<&T> {
-        if let Some(slot) = usize::try_from(r).ok().and_then(|i| self.dense.get(i)) {
-            if slot.is_some() || self.sparse.is_empty() {
-                return slot.as_ref();
-            }
+        if let Some(slot) = usize::try_from(r).ok().and_then(|i| self.dense.get(i))
+            && (slot.is_some() || self.sparse.is_empty())
+        {
+            return slot.as_ref();
         }
         if self.sparse.is_empty() { None } else { self.sparse.get(&r) }
     }
