@@ -7,7 +7,7 @@ use crate::tsdb::chunk::XorIterator;
 use crate::tsdb::compact;
 use crate::tsdb::error::{Error, Result, io_err};
 use crate::tsdb::exemplar::ExemplarSeries;
-use crate::tsdb::head::{Appender, Head, HeadOptions, MemSeries, Replayer};
+use crate::tsdb::head::{Appender, Head, HeadOptions, MemSeries, Replayer, snapshot};
 use crate::tsdb::metrics::Metrics;
 use crate::tsdb::querier::{BlockIndex, Querier, merge_dedup};
 use crate::tsdb::tombstones::Tombstones;
@@ -50,6 +50,21 @@ pub struct Options {
     /// (`--enable-feature=exemplar-storage`, `storage.exemplars.max_exemplars`); `None`
     /// disables it.
     pub max_exemplars: Option<i64>,
+    /// Write the head to a snapshot file on close, so the next open loads it instead of
+    /// replaying the WAL (Prometheus's `memory-snapshot-on-shutdown`, on by default here).
+    pub head_snapshot_on_shutdown: bool,
+    /// Threads applying samples during WAL replay; 0 means one per available CPU, 1 applies
+    /// them on the opening thread.
+    pub wal_replay_workers: usize,
+}
+
+impl Options {
+    /// Whether the head is snapshotted on close: when asked for and exemplar storage is off
+    /// (snapshots do not hold exemplars yet, so with exemplar storage on a snapshot is
+    /// neither written nor loaded).
+    fn snapshots(&self) -> bool {
+        self.head_snapshot_on_shutdown && self.max_exemplars.is_none()
+    }
 }
 
 impl Default for Options {
@@ -65,6 +80,8 @@ impl Default for Options {
             background_interval: Some(Duration::from_secs(60)),
             replay_progress: Arc::default(),
             max_exemplars: None,
+            wal_replay_workers: 0,
+            head_snapshot_on_shutdown: true,
         }
     }
 }
@@ -108,6 +125,8 @@ pub struct Db {
     inner: Arc<Inner>,
     stop: Option<crossbeam_channel::Sender<()>>,
     worker: Option<JoinHandle<()>>,
+    /// Set once `shutdown` ran (by `close`), so dropping does not run it again.
+    closed: bool,
 }
 
 impl Db {
@@ -125,36 +144,9 @@ impl Db {
         let metrics = Arc::new(Metrics::default());
         block::delete_leftovers(&dir);
         let blocks = load_blocks(&dir)?;
-        let chunks_dir = dir.join("chunks_head");
-        let head = Arc::new(
-            Head::with_chunks_dir(
-                HeadOptions {
-                    chunk_range: opts.block_range,
-                    ooo_window: opts.ooo_window,
-                    max_exemplars: opts.max_exemplars,
-                    ..HeadOptions::default()
-                },
-                metrics.clone(),
-                &chunks_dir,
-            )
-            .map_err(io_err(&chunks_dir))?,
-        );
-        if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time).max() {
-            head.set_min_valid_time(maxt);
-        }
+        let persisted = blocks.iter().map(|b| b.meta().max_time).max();
+        let head = restore_head(&dir, &opts, &metrics, persisted)?;
         let wal_dir = dir.join("wal");
-        let mut replayer = Replayer::default();
-        let stats = wal::replay_with_progress(&wal_dir, &opts.replay_progress, &mut |rec| replayer.apply(&head, rec))?;
-        metrics.wal_corruptions.fetch_add(stats.corruptions, Relaxed);
-        if replayer.unknown_refs > 0 {
-            tracing::warn!(samples = replayer.unknown_refs, "WAL samples for unknown series dropped on replay");
-        }
-        tracing::info!(
-            records = stats.records,
-            samples = replayer.samples,
-            series = head.num_series(),
-            "WAL replay done"
-        );
         let wal = Wal::open(&wal_dir, WalOptions { segment_size: opts.wal_segment_size, sync: opts.wal_sync })?;
         let inner = Arc::new(Inner {
             dir,
@@ -167,7 +159,7 @@ impl Db {
             _lock: lock,
         });
         inner.update_block_metrics();
-        let mut db = Db { inner, stop: None, worker: None };
+        let mut db = Db { inner, stop: None, worker: None, closed: false };
         if let Some(every) = db.inner.opts.background_interval {
             let (tx, rx) = crossbeam_channel::bounded::<()>(1);
             let inner = db.inner.clone();
@@ -342,11 +334,32 @@ impl Db {
     }
 
     fn shutdown(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.closed, true) {
+            return Ok(());
+        }
         drop(self.stop.take());
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
-        self.inner.wal.lock().sync()?;
+        let inner = &self.inner;
+        let _m = inner.maintenance.lock();
+        // Holding the WAL lock keeps commits out between the cut and the snapshot.
+        let mut wal = inner.wal.lock();
+        wal.sync()?;
+        if inner.opts.snapshots() {
+            let started = std::time::Instant::now();
+            let written = wal
+                .cut_segment()
+                .map_err(Error::from)
+                .and_then(|next| snapshot::write(&inner.head, &inner.dir, next).map_err(snapshot_err));
+            match written {
+                Ok(series) => {
+                    tracing::info!(series, elapsed_ms = started.elapsed().as_millis() as u64, "head snapshot written")
+                }
+                // The WAL still has everything: the next start replays it all.
+                Err(e) => tracing::error!(error = %e, "writing the head snapshot failed"),
+            }
+        }
         Ok(())
     }
 }
@@ -390,6 +403,8 @@ impl Inner {
 
     /// Writes the head's samples in `[mint, maxt)` as a level-1 block.
     fn persist_head_range(&self, mint: i64, maxt: i64) -> Result<()> {
+        // A snapshot would bring the persisted data back into the head on the next start.
+        snapshot::remove(&self.dir).map_err(snapshot_err)?;
         let cm = CompactionMeta { level: 1, ..CompactionMeta::default() };
         if let Some(meta) = self.write_head_block(&self.dir, mint, maxt, cm)? {
             let b = block::open_block(&self.dir.join(&meta.ulid))?;
@@ -422,6 +437,7 @@ impl Inner {
 
     /// Drops head data before `mint`, then checkpoints the WAL and drops old segments.
     fn truncate_head(&self, mint: i64) -> Result<()> {
+        snapshot::remove(&self.dir).map_err(snapshot_err)?;
         self.head.truncate(mint);
         let last = {
             let mut wal = self.wal.lock();
@@ -503,6 +519,92 @@ impl Inner {
         let blocks = self.blocks.read();
         self.metrics.blocks_loaded.store(blocks.len() as i64, Relaxed);
         self.metrics.blocks_bytes.store(blocks.iter().map(|b| b.size_bytes()).sum(), Relaxed);
+    }
+}
+
+/// Builds the head: loads the snapshot written at the last clean shutdown, if there is a
+/// usable one, then replays the WAL it does not cover (all of it without a snapshot). A
+/// snapshot that does not load or does not match the WAL is reported and removed, and the
+/// whole WAL is replayed into a fresh head.
+fn restore_head(dir: &Path, opts: &Options, metrics: &Arc<Metrics>, persisted: Option<i64>) -> Result<Arc<Head>> {
+    let chunks_dir = dir.join("chunks_head");
+    let wal_dir = dir.join("wal");
+    let new_head = || -> Result<Arc<Head>> {
+        let head = Head::with_chunks_dir(
+            HeadOptions {
+                chunk_range: opts.block_range,
+                ooo_window: opts.ooo_window,
+                max_exemplars: opts.max_exemplars,
+                ..HeadOptions::default()
+            },
+            metrics.clone(),
+            &chunks_dir,
+        )
+        .map_err(io_err(&chunks_dir))?;
+        if let Some(maxt) = persisted {
+            head.set_min_valid_time(maxt);
+        }
+        Ok(Arc::new(head))
+    };
+    let started = std::time::Instant::now();
+    let mut head = new_head()?;
+    let mut first_segment = 0;
+    let loaded = if opts.max_exemplars.is_some() {
+        // Exemplars are not in snapshots: with exemplar storage the whole WAL is replayed,
+        // and a snapshot left from a run without it is stale.
+        snapshot::remove(dir).map_err(snapshot_err)?;
+        Ok(None)
+    } else {
+        snapshot::load(&head, dir)
+    };
+    let loaded = loaded.and_then(|l| match l {
+        Some(l) if !wal::can_replay_from(&wal_dir, l.first_segment).unwrap_or(false) => {
+            Err(snapshot::SnapshotError::Corrupt { offset: 0, msg: "does not match the WAL".into() })
+        }
+        l => Ok(l),
+    });
+    match loaded {
+        Ok(None) => {}
+        Ok(Some(l)) => {
+            first_segment = l.first_segment;
+            tracing::info!(
+                series = l.series,
+                first_segment,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "head snapshot loaded"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "head snapshot unusable; removing it and replaying the whole WAL");
+            metrics.snapshot_replay_errors.fetch_add(1, Relaxed);
+            drop(head);
+            snapshot::remove(dir).map_err(snapshot_err)?;
+            head = new_head()?;
+        }
+    }
+    let workers = if opts.wal_replay_workers == 0 { Replayer::default_workers() } else { opts.wal_replay_workers };
+    let mut replayer = Replayer::new(head.clone(), workers);
+    let stats = wal::replay_from(&wal_dir, &opts.replay_progress, first_segment, &mut |rec| replayer.apply(rec))?;
+    let counts = replayer.finish();
+    metrics.wal_corruptions.fetch_add(stats.corruptions, Relaxed);
+    if counts.unknown_refs > 0 {
+        tracing::warn!(samples = counts.unknown_refs, "WAL samples for unknown series dropped on replay");
+    }
+    tracing::info!(
+        records = stats.records,
+        samples = counts.samples,
+        series = head.num_series(),
+        workers,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "WAL replay done"
+    );
+    Ok(head)
+}
+
+fn snapshot_err(e: snapshot::SnapshotError) -> Error {
+    match e {
+        snapshot::SnapshotError::Io { path, source } => Error::Io { path, source },
+        e => Error::Io { path: PathBuf::from(snapshot::FILE_NAME), source: std::io::Error::other(e.to_string()) },
     }
 }
 

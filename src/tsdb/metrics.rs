@@ -34,6 +34,8 @@ pub struct Metrics {
     pub ooo_samples_appended: AtomicU64,
     /// WAL corruptions found on replay.
     pub wal_corruptions: AtomicU64,
+    /// Head snapshots that could not be loaded (the whole WAL was replayed instead).
+    pub snapshot_replay_errors: AtomicU64,
     /// WAL truncations.
     pub wal_truncations: AtomicU64,
     /// Checkpoints written.
@@ -166,6 +168,13 @@ impl Metrics {
                 "Total number of WAL corruptions.",
                 "",
                 c(&self.wal_corruptions),
+            ),
+            (
+                "prometheus_tsdb_snapshot_replay_error_total",
+                "counter",
+                "Total number snapshot replays that failed.",
+                "",
+                c(&self.snapshot_replay_errors),
             ),
             (
                 "prometheus_tsdb_wal_truncations_total",

@@ -25,10 +25,11 @@ impl BitWriter {
         let mut left = n.min(64);
         while left > 0 {
             if self.free == 0 {
-                // Grow in small steps: head chunks stay open for hours, and doubling would
-                // leave up to half of every open chunk's buffer unused.
+                // Grow by a quarter (at least 32 bytes): head chunks stay open for hours, and
+                // doubling would leave up to half of every open chunk's buffer unused, while
+                // fixed small steps would reallocate every few samples of a large chunk.
                 if buf.len() == buf.capacity() {
-                    buf.reserve_exact(if buf.len() < 64 { 16 } else { 32 });
+                    buf.reserve_exact((buf.len() / 4).max(32));
                 }
                 buf.push(0);
                 self.free = 8;

@@ -12,6 +12,13 @@ pub(super) const NO_WINDOW: u8 = 0xff;
 /// Bytes of the big-endian sample count at the start of every chunk.
 const HEADER_LEN: usize = 2;
 
+/// Initial buffer size of a new chunk: 120 samples at about one byte each, the common size
+/// of a full chunk of slowly changing values (Prometheus starts with 128).
+const DEFAULT_CAPACITY: usize = 128;
+
+/// The largest initial buffer [`XorChunk::with_capacity`] allocates.
+const MAX_INITIAL_CAPACITY: usize = 4096;
+
 /// An appendable Gorilla XOR chunk.
 ///
 /// Layout: a 2-byte big-endian sample count, then the bit stream (first timestamp as varint,
@@ -47,10 +54,19 @@ impl Default for XorChunk {
 }
 
 impl XorChunk {
-    /// An empty chunk.
+    /// An empty chunk, with room for a typical full chunk.
     pub fn new() -> Self {
+        XorChunk::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// An empty chunk whose byte buffer starts with room for `bytes` bytes (header included),
+    /// so appends up to that size do not reallocate. The head passes the size of the
+    /// series' previous chunk, which is usually close to the size of the next one.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.clamp(HEADER_LEN, MAX_INITIAL_CAPACITY));
+        buf.extend_from_slice(&[0, 0]);
         XorChunk {
-            bytes: vec![0, 0],
+            bytes: buf,
             writer: BitWriter::default(),
             num: 0,
             first_t: 0,

@@ -7,7 +7,10 @@
 
 mod append;
 mod chunk_mapper;
+mod prefetch;
 mod read;
+mod refmap;
+pub(crate) mod snapshot;
 mod wal_replay;
 
 pub use append::Appender;
@@ -121,19 +124,26 @@ impl SeriesData {
 
     /// Appends an in-order sample, cutting chunks at 120 samples and at multiples of
     /// `chunk_range`. Returns whether a new chunk was started.
+    ///
+    /// A chunk that follows a full one starts with a buffer a little larger than its
+    /// predecessor's bytes, so it rarely reallocates while it fills.
     fn append(&mut self, t: i64, v: f64, chunk_range: i64, mapper: Option<&ChunkMapper>) -> bool {
         let mut cut = false;
+        let mut size_hint = None;
         if let Some(c) = &self.open {
             let first = c.first_time().unwrap_or(t);
             let boundary = (first.div_euclid(chunk_range) + 1).saturating_mul(chunk_range);
-            if c.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= boundary {
+            let full = c.num_samples() >= MAX_SAMPLES_PER_CHUNK;
+            if full || t >= boundary {
+                let len = c.bytes().len();
+                size_hint = full.then_some(len + len / 8);
                 self.seal(mapper);
                 cut = true;
             }
         }
         let c = self.open.get_or_insert_with(|| {
             cut = true;
-            XorChunk::new()
+            size_hint.map_or_else(XorChunk::new, XorChunk::with_capacity)
         });
         c.append(t, v);
         cut
@@ -423,7 +433,7 @@ impl Head {
         }
         let series_ref = match want_ref {
             Some(r) => {
-                self.next_ref.fetch_max(r + 1, Relaxed);
+                self.next_ref.fetch_max(r.saturating_add(1), Relaxed);
                 r
             }
             None => self.next_ref.fetch_add(1, Relaxed),
@@ -465,7 +475,12 @@ impl Head {
     /// Applies one validated sample to a series (caller holds the isolation write lock or is
     /// replaying). Returns false if the sample was dropped as a duplicate or out of order.
     pub(crate) fn apply(&self, s: &MemSeries, t: i64, v: f64, ooo: bool) -> bool {
-        let mut d = s.data.lock();
+        self.apply_to(&mut s.data.lock(), t, v, ooo)
+    }
+
+    /// [`Head::apply`] on a series' samples that the caller already holds (locked, or taken
+    /// out of the series for replay).
+    fn apply_to(&self, d: &mut SeriesData, t: i64, v: f64, ooo: bool) -> bool {
         let last = d.last();
         let in_order = last.is_none_or(|(lt, _)| t > lt);
         if in_order && !ooo {

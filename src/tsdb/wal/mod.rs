@@ -20,7 +20,7 @@ mod tests;
 mod watcher;
 
 pub use checkpoint::checkpoint;
-pub use reader::{replay, replay_with_progress};
+pub use reader::{can_replay_from, replay, replay_from, replay_with_progress};
 pub use watcher::{Position, Watcher};
 
 use segment::{append_frame, io_err, list_dir, segment_name, sync_dir};

@@ -28,6 +28,26 @@ pub fn replay_with_progress(
     progress: &ReplayProgress,
     f: &mut dyn FnMut(Record),
 ) -> Result<ReplayStats, WalError> {
+    replay_from(dir, progress, 0, f)
+}
+
+/// Whether the WAL in `dir` still holds everything written from segment `first` on, so a
+/// head restored from a snapshot covering the segments before `first` can be completed by
+/// [`replay_from`]: segment `first` exists and no checkpoint at or after it was taken (a
+/// checkpoint means the head was truncated after the snapshot).
+pub fn can_replay_from(dir: &Path, first: u32) -> Result<bool, WalError> {
+    let listing = list_dir(dir)?;
+    Ok(listing.segments.contains(&first) && listing.checkpoints.last().is_none_or(|&cp| cp < first))
+}
+
+/// [`replay_with_progress`] skipping what comes before segment `first`: checkpoints older
+/// than it and earlier segments (0 replays everything).
+pub fn replay_from(
+    dir: &Path,
+    progress: &ReplayProgress,
+    first: u32,
+    f: &mut dyn FnMut(Record),
+) -> Result<ReplayStats, WalError> {
     let mut stats = ReplayStats::default();
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(stats),
@@ -48,7 +68,7 @@ pub fn replay_with_progress(
         }
     };
 
-    let after = listing.checkpoints.last().copied();
+    let after = listing.checkpoints.last().copied().filter(|&cp| first == 0 || cp >= first);
     if let Some(cp) = after {
         let cdir = dir.join(checkpoint_name(cp));
         let segs = list_dir(&cdir)?.segments;
@@ -67,7 +87,8 @@ pub fn replay_with_progress(
         }
     }
 
-    let segs: Vec<u32> = listing.segments.into_iter().filter(|&s| after.is_none_or(|cp| s > cp)).collect();
+    let segs: Vec<u32> =
+        listing.segments.into_iter().filter(|&s| s >= first && after.is_none_or(|cp| s > cp)).collect();
     if let (Some(&first), Some(&last)) = (segs.first(), segs.last()) {
         progress.start(first, last);
     }
