@@ -9,6 +9,6 @@ mod matcher;
 pub mod regex;
 mod sample;
 
-pub use labels::{Label, Labels, LabelsError, METRIC_NAME};
+pub use labels::{Label, Labels, LabelsError, METRIC_NAME, stable_hash_pairs};
 pub use matcher::{MatchType, Matcher};
 pub use sample::{STALE_NAN_BITS, Sample, Timestamp, is_stale_nan, stale_nan};

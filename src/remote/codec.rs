@@ -5,6 +5,7 @@
 //!
 //! Everything here is pure (no I/O), so the sender and the remote-read client reuse it.
 
+use super::flat_v1::FlatWrite;
 use super::pb::otlp::collector::metrics::v1::ExportMetricsServiceRequest;
 use super::pb::prometheus::{self as pb, ChunkedReadResponse, ReadRequest, ReadResponse, WriteRequest};
 use super::pb::write_v2;
@@ -77,6 +78,20 @@ fn decode_proto<M: Message + Default>(raw: &[u8]) -> Result<M, CodecError> {
 /// Decodes a snappy-compressed remote write 1.0 body.
 pub fn decode_write_request(body: &[u8], max: usize) -> Result<WriteRequest, CodecError> {
     decode_proto(&snappy_decode(body, max)?)
+}
+
+/// Decodes a snappy-compressed remote write 1.0 body into its borrowed form and hands it to
+/// `f`: without copying a string for well-formed bodies, through `prost` for the rest (whose
+/// error is the one returned).
+pub fn with_write_request<R>(body: &[u8], max: usize, f: impl FnOnce(&FlatWrite<'_>) -> R) -> Result<R, CodecError> {
+    let raw = snappy_decode(body, max)?;
+    match FlatWrite::decode(&raw) {
+        Ok(w) => Ok(f(&w)),
+        Err(_) => {
+            let req: WriteRequest = decode_proto(&raw)?;
+            Ok(f(&FlatWrite::from_request(&req)))
+        }
+    }
 }
 
 /// Decodes a snappy-compressed remote write 2.0 body.

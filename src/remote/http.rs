@@ -127,9 +127,9 @@ async fn write_handler(State(s): State<AppState>, headers: HeaderMap, body: Byte
     let job = tokio::task::spawn_blocking(move || -> Result<Written, CodecError> {
         let max = remote.opts.max_decompressed_bytes;
         Ok(match proto {
-            WriteProto::V1 => {
-                Written::V1(write::write_v1(&db, remote, codec::decode_write_request(&body, max)?, now_ms()))
-            }
+            WriteProto::V1 => Written::V1(codec::with_write_request(&body, max, |req| {
+                write::write_v1_flat(&db, remote, req, now_ms())
+            })?),
             WriteProto::V2 => {
                 let (stats, err) = write::write_v2(&db, remote, codec::decode_write_request_v2(&body, max)?, now_ms());
                 Written::V2(stats, err)

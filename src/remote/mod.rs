@@ -22,6 +22,7 @@
 
 pub mod codec;
 pub mod fanout;
+pub mod flat_v1;
 pub mod gate;
 pub mod http;
 pub mod metadata;

@@ -50,7 +50,7 @@ use super::pb::otlp::common::v1::KeyValue;
 use super::pb::otlp::metrics::v1::{
     AggregationTemporality, Gauge, Metric, NumberDataPoint, Sum, metric, number_data_point,
 };
-use super::write::{Refused, WriteError, WriteStats, append_series, join_errors};
+use super::write::{Refused, SeriesKey, WriteError, WriteStats, append_series, join_errors};
 use crate::model::{Label, Labels, METRIC_NAME, stale_nan};
 use crate::tsdb::Db;
 use std::collections::btree_map::Entry;
@@ -383,7 +383,7 @@ pub fn write_otlp(
     let mut app = db.appender();
     let mut written = 0u64;
     for (labels, samples) in &tr.series {
-        match append_series(&mut app, labels, samples.iter().copied(), max_t, Err) {
+        match append_series(&mut app, &mut SeriesKey::Labels(labels), samples.iter().copied(), max_t, Err) {
             Ok(n) => written += n,
             Err(refused) => {
                 app.rollback();

@@ -23,6 +23,7 @@
 //! [`MetadataStore`]: super::metadata::MetadataStore
 
 use super::Remote;
+use super::flat_v1::{FlatMetadata, FlatWrite};
 use super::metadata::{MetricMetadata, MetricType};
 use super::metrics::{Protocol, Reason};
 use super::pb::prometheus as pb;
@@ -69,7 +70,7 @@ pub struct WriteStats {
 /// are added to `ooo`.
 fn append_exemplars(
     app: &mut Appender,
-    labels: &Labels,
+    key: &mut SeriesKey<'_>,
     exemplars: impl IntoIterator<Item = (Vec<Label>, f64, i64)>,
     ooo: &mut u64,
 ) -> u64 {
@@ -80,6 +81,7 @@ fn append_exemplars(
     if exemplars.peek().is_none() {
         return 0;
     }
+    let labels = key.labels();
     let Some(series_ref) = app.series_ref(labels) else {
         tracing::debug!(series = %labels, "remote write: exemplars for an unknown series dropped");
         return 0;
@@ -129,11 +131,57 @@ pub(crate) enum Refused {
     Internal(String),
 }
 
+/// A series' labels while its samples are appended: the pairs as the sender sent them when
+/// they are already in canonical form (an existing series is then found without building or
+/// copying anything), or a label set.
+pub(crate) enum SeriesKey<'p> {
+    /// Sorted by name, unique, names and values non-empty; built on first need.
+    Pairs(&'p [(&'p str, &'p str)], Option<Labels>),
+    /// A borrowed label set.
+    Labels(&'p Labels),
+    /// An owned label set.
+    Owned(Labels),
+}
+
+impl SeriesKey<'_> {
+    /// The label set (built from the pairs on first use).
+    pub(crate) fn labels(&mut self) -> &Labels {
+        match self {
+            SeriesKey::Pairs(pairs, built) => built.get_or_insert_with(|| {
+                Labels::from_sorted_unchecked(
+                    pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+                )
+            }),
+            SeriesKey::Labels(l) => l,
+            SeriesKey::Owned(l) => l,
+        }
+    }
+
+    /// The metric name.
+    fn metric_name(&self) -> &str {
+        match self {
+            SeriesKey::Pairs(pairs, _) => pairs.iter().find(|p| p.0 == METRIC_NAME).map_or("", |p| p.1),
+            SeriesKey::Labels(l) => l.metric_name().unwrap_or_default(),
+            SeriesKey::Owned(l) => l.metric_name().unwrap_or_default(),
+        }
+    }
+
+    /// Appends a sample to the series, creating it if needed.
+    fn append(&mut self, app: &mut Appender, t: i64, v: f64) -> Result<u64, AppendError> {
+        if let SeriesKey::Pairs(pairs, None) = self
+            && let Some(r) = app.append_existing(pairs, t, v)
+        {
+            return r;
+        }
+        app.append(self.labels(), t, v)
+    }
+}
+
 /// Appends one series' samples through `app`, caching the series reference. Calls `on_err`
 /// for every refused sample; stops and returns the error when `on_err` says so.
 pub(crate) fn append_series(
     app: &mut Appender,
-    labels: &Labels,
+    key: &mut SeriesKey<'_>,
     samples: impl IntoIterator<Item = (i64, f64)>,
     max_t: i64,
     mut on_err: impl FnMut(Refused) -> Result<(), Refused>,
@@ -148,10 +196,10 @@ pub(crate) fn append_series(
         let r = match series_ref {
             Some(r) => match app.append_ref(r, t, v) {
                 // The series went away under us (head truncation): look it up again.
-                Err(AppendError::UnknownRef(_)) => app.append(labels, t, v),
+                Err(AppendError::UnknownRef(_)) => key.append(app, t, v),
                 other => other,
             },
-            None => app.append(labels, t, v),
+            None => key.append(app, t, v),
         };
         match r {
             Ok(r) => {
@@ -168,9 +216,9 @@ pub(crate) fn append_series(
 }
 
 /// Renders possibly-invalid label pairs as Prometheus prints label sets.
-fn fmt_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+fn fmt_pairs(pairs: &[(&str, &str)]) -> String {
     let mut s = String::from("{");
-    for (i, (n, v)) in pairs.into_iter().enumerate() {
+    for (i, (n, v)) in pairs.iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
@@ -180,26 +228,24 @@ fn fmt_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String 
     s
 }
 
-/// Builds a validated label set, or the message Prometheus gives for an invalid one.
-pub(crate) fn validated_labels(pairs: Vec<Label>) -> Result<Labels, String> {
-    let shown = || fmt_pairs(pairs.iter().map(|l| (l.name.as_str(), l.value.as_str())));
-    let has_name = pairs.iter().any(|l| l.name == METRIC_NAME && !l.value.is_empty());
-    if !has_name || pairs.iter().any(|l| l.name.is_empty()) {
-        return Err(format!("invalid metric name or labels, got {}", shown()));
+/// Checks a series' label pairs as Prometheus's receiver does, or gives its message for
+/// invalid ones. Pairs in canonical form (sorted, unique, non-empty: what senders send) are
+/// taken as they are, without copying; others are sorted into a label set.
+pub(crate) fn series_key<'p>(pairs: &'p [(&'p str, &'p str)]) -> Result<SeriesKey<'p>, String> {
+    let has_name = pairs.iter().any(|&(n, v)| n == METRIC_NAME && !v.is_empty());
+    if !has_name || pairs.iter().any(|(n, _)| n.is_empty()) {
+        return Err(format!("invalid metric name or labels, got {}", fmt_pairs(pairs)));
     }
-    // Senders normally send sorted, unique, non-empty labels: take them as they are, without
-    // copying or formatting anything.
-    let canonical = pairs.windows(2).all(|w| w[0].name < w[1].name) && pairs.iter().all(|l| !l.value.is_empty());
-    if canonical {
-        return Ok(Labels::from_sorted_unchecked(pairs));
+    if pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty()) {
+        return Ok(SeriesKey::Pairs(pairs, None));
     }
-    // Otherwise sort and check a copy, so a refusal can still show the pairs as received.
-    match Labels::new(pairs.clone()) {
-        Ok(l) => Ok(l),
+    let owned = pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect();
+    match Labels::new(owned) {
+        Ok(l) => Ok(SeriesKey::Owned(l)),
         Err(LabelsError::DuplicateName(d)) => {
-            Err(format!("invalid labels for series, labels {}, duplicated label {d}", shown()))
+            Err(format!("invalid labels for series, labels {}, duplicated label {d}", fmt_pairs(pairs)))
         }
-        Err(_) => Err(format!("invalid metric name or labels, got {}", shown())),
+        Err(_) => Err(format!("invalid metric name or labels, got {}", fmt_pairs(pairs))),
     }
 }
 
@@ -212,19 +258,26 @@ pub(crate) fn join_errors(errs: &[String], max: usize) -> String {
     out
 }
 
-fn v1_metadata(remote: &Remote, md: pb::MetricMetadata) {
-    let entry = MetricMetadata { kind: MetricType::from_proto(md.r#type), help: md.help, unit: md.unit };
-    remote.metadata.update(&md.metric_family_name, entry);
+fn v1_metadata(remote: &Remote, md: &FlatMetadata<'_>) {
+    let entry =
+        MetricMetadata { kind: MetricType::from_proto(md.kind), help: md.help.to_string(), unit: md.unit.to_string() };
+    remote.metadata.update(md.name, entry);
+}
+
+/// Writes a remote write 1.0 request decoded by `prost` (see the module docs for the
+/// semantics).
+pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) -> Result<WriteStats, WriteError> {
+    write_v1_flat(db, remote, &FlatWrite::from_request(&req), now_ms)
 }
 
 /// Writes a remote write 1.0 request (see the module docs for the semantics).
-pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) -> Result<WriteStats, WriteError> {
+pub fn write_v1_flat(db: &Db, remote: &Remote, req: &FlatWrite<'_>, now_ms: i64) -> Result<WriteStats, WriteError> {
     let p = Protocol::V1;
     let m = &remote.metrics;
-    let total: usize = req.timeseries.iter().map(|ts| ts.samples.len()).sum();
+    let total = req.samples.len();
     m.received(p, total);
     m.metadata(p, req.metadata.len());
-    for md in req.metadata {
+    for md in &req.metadata {
         v1_metadata(remote, md);
     }
     let max_t = now_ms.saturating_add(remote.opts.max_ahead_ms);
@@ -233,27 +286,26 @@ pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) ->
     let mut invalid_samples = 0usize;
     let mut written = 0u64;
     let (mut exemplars_written, mut exemplars_ooo) = (0u64, 0u64);
-    for ts in req.timeseries {
+    for ts in req.iter() {
         m.exemplars(p, ts.exemplars.len());
-        m.histograms(p, ts.histograms.len());
-        let pairs = ts.labels.into_iter().map(|l| Label { name: l.name, value: l.value }).collect();
-        let labels = match validated_labels(pairs) {
-            Ok(l) => l,
+        m.histograms(p, ts.histograms);
+        let mut key = match series_key(ts.pairs) {
+            Ok(k) => k,
             Err(msg) => {
                 invalid_samples += ts.samples.len();
                 invalid.push(msg);
                 continue;
             }
         };
-        let samples = ts.samples.iter().map(|s| (s.timestamp, s.value));
-        match append_series(&mut app, &labels, samples, max_t, Err) {
+        match append_series(&mut app, &mut key, ts.samples.iter().copied(), max_t, Err) {
             Ok(n) => {
                 written += n;
-                let exemplars = ts.exemplars.into_iter().map(|e| {
-                    let pairs = e.labels.into_iter().map(|l| Label { name: l.name, value: l.value }).collect();
-                    (pairs, e.value, e.timestamp)
+                let exemplars = ts.exemplars.iter().map(|e| {
+                    let pairs = req.exemplar_labels(e);
+                    let pairs = pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() });
+                    (pairs.collect(), e.value, e.timestamp)
                 });
-                exemplars_written += append_exemplars(&mut app, &labels, exemplars, &mut exemplars_ooo);
+                exemplars_written += append_exemplars(&mut app, &mut key, exemplars, &mut exemplars_ooo);
             }
             Err(refused) => {
                 app.rollback();
@@ -285,21 +337,21 @@ pub fn write_v1(db: &Db, remote: &Remote, req: pb::WriteRequest, now_ms: i64) ->
     Ok(WriteStats { samples: written, exemplars: exemplars_written, ..WriteStats::default() })
 }
 
-/// The label set of a 2.0 series from its symbol references.
-fn labels_v2(symbols: &[String], refs: &[u32]) -> Result<Labels, String> {
+/// The label pairs of a 2.0 series from its symbol references, into `out`.
+fn pairs_v2<'s>(symbols: &'s [String], refs: &[u32], out: &mut Vec<(&'s str, &'s str)>) -> Result<(), String> {
     if !refs.len().is_multiple_of(2) {
         return Err(format!("invalid labels_refs: odd length {}", refs.len()));
     }
     let sym = |r: u32| {
-        symbols.get(r as usize).ok_or_else(|| {
+        symbols.get(r as usize).map(String::as_str).ok_or_else(|| {
             format!("invalid labels_refs: symbol reference {r} out of range ({} symbols)", symbols.len())
         })
     };
-    let mut pairs = Vec::with_capacity(refs.len() / 2);
+    out.clear();
     for pair in refs.chunks_exact(2) {
-        pairs.push(Label { name: sym(pair[0])?.clone(), value: sym(pair[1])?.clone() });
+        out.push((sym(pair[0])?, sym(pair[1])?));
     }
-    validated_labels(pairs)
+    Ok(())
 }
 
 /// An exemplar's label pairs from symbol references; `None` (the exemplar is dropped) when
@@ -313,7 +365,7 @@ fn exemplar_labels_v2(symbols: &[String], refs: &[u32]) -> Option<Vec<Label>> {
         .collect()
 }
 
-fn v2_metadata(remote: &Remote, symbols: &[String], labels: &Labels, md: &write_v2::Metadata) -> Result<(), String> {
+fn v2_metadata(remote: &Remote, symbols: &[String], name: &str, md: &write_v2::Metadata) -> Result<(), String> {
     let sym =
         |r: u32| symbols.get(r as usize).ok_or_else(|| format!("invalid metadata: symbol reference {r} out of range"));
     let (help, unit) = (sym(md.help_ref)?, sym(md.unit_ref)?);
@@ -321,7 +373,6 @@ fn v2_metadata(remote: &Remote, symbols: &[String], labels: &Labels, md: &write_
     if kind == MetricType::Unknown && help.is_empty() && unit.is_empty() {
         return Ok(());
     }
-    let name = labels.metric_name().unwrap_or_default();
     remote.metadata.update(name, MetricMetadata { kind, help: help.clone(), unit: unit.clone() });
     Ok(())
 }
@@ -336,12 +387,14 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
     let mut bad: Vec<String> = Vec::new();
     let mut stats = WriteStats::default();
     let mut exemplars_ooo = 0u64;
+    let mut pairs = Vec::new();
     for ts in &req.timeseries {
         m.received(p, ts.samples.len());
         m.exemplars(p, ts.exemplars.len());
         m.histograms(p, ts.histograms.len());
-        let labels = match labels_v2(&req.symbols, &ts.labels_refs) {
-            Ok(l) => l,
+        let key = pairs_v2(&req.symbols, &ts.labels_refs, &mut pairs).and_then(|()| series_key(&pairs));
+        let mut key = match key {
+            Ok(k) => k,
             Err(msg) => {
                 m.rejected(p, Reason::InvalidLabels, ts.samples.len());
                 bad.push(msg);
@@ -350,19 +403,24 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
         };
         if let Some(md) = &ts.metadata {
             m.metadata(p, 1);
-            if let Err(msg) = v2_metadata(remote, &req.symbols, &labels, md) {
+            if let Err(msg) = v2_metadata(remote, &req.symbols, key.metric_name(), md) {
                 bad.push(msg);
             }
         }
         let samples = ts.samples.iter().map(|s| (s.timestamp, s.value));
-        let appended = append_series(&mut app, &labels, samples, max_t, |refused| match refused {
+        let mut refused_msgs = Vec::new();
+        let appended = append_series(&mut app, &mut key, samples, max_t, |refused| match refused {
             Refused::Sample(reason, msg) => {
                 m.rejected(p, reason, 1);
-                bad.push(format!("{msg} for series {labels}"));
+                refused_msgs.push(msg);
                 Ok(())
             }
             internal => Err(internal),
         });
+        if !refused_msgs.is_empty() {
+            let labels = key.labels();
+            bad.extend(refused_msgs.into_iter().map(|msg| format!("{msg} for series {labels}")));
+        }
         match appended {
             Ok(n) => {
                 stats.samples += n;
@@ -370,7 +428,7 @@ pub fn write_v2(db: &Db, remote: &Remote, req: write_v2::Request, now_ms: i64) -
                     let pairs = exemplar_labels_v2(&req.symbols, &e.labels_refs)?;
                     Some((pairs, e.value, e.timestamp))
                 });
-                stats.exemplars += append_exemplars(&mut app, &labels, exemplars, &mut exemplars_ooo);
+                stats.exemplars += append_exemplars(&mut app, &mut key, exemplars, &mut exemplars_ooo);
             }
             Err(refused) => {
                 // Storage is not idempotent: a retryable failure must leave nothing behind.

@@ -135,6 +135,18 @@ impl Appender {
         self.add(series, t, v)
     }
 
+    /// Adds a sample for the existing series with exactly these label pairs (sorted by name,
+    /// unique, names and values non-empty, as a valid `Labels` holds them) without building its
+    /// label set; `None` when there is no such series (then [`Appender::append`] creates it).
+    pub fn append_existing(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Option<Result<u64, AppendError>> {
+        let series = self.head.find_pairs(pairs)?;
+        let r = self.add(series, t, v);
+        if let Err(e) = &r {
+            self.head.metrics.count_rejection(e);
+        }
+        Some(r)
+    }
+
     /// Adds a sample by series reference: the fast path for callers that cached the reference
     /// returned by [`Appender::append`].
     pub fn append_ref(&mut self, series_ref: u64, t: i64, v: f64) -> Result<u64, AppendError> {

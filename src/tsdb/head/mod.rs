@@ -226,6 +226,16 @@ impl MemSeries {
                 .all(|(p, l)| syms.get(p[0]) == l.name && syms.get(p[1]) == l.value)
     }
 
+    /// Whether the series has exactly these label pairs (in order).
+    fn pairs_eq(&self, syms: &SymbolsInner, pairs: &[(&str, &str)]) -> bool {
+        self.label_ids.len() == pairs.len() * 2
+            && self
+                .label_ids
+                .chunks_exact(2)
+                .zip(pairs)
+                .all(|(p, &(name, value))| syms.get(p[0]) == name && syms.get(p[1]) == value)
+    }
+
     /// Compares two series by their label sets.
     fn cmp_labels(&self, other: &MemSeries, syms: &SymbolsInner) -> std::cmp::Ordering {
         let a = self.label_ids.chunks_exact(2).map(|p| (syms.get(p[0]), syms.get(p[1])));
@@ -417,6 +427,15 @@ impl Head {
         let buckets = self.stripe(hash).by_hash.read();
         let syms = self.symbols.read();
         buckets.find(hash, |s| s.labels_eq(&syms, labels)).cloned()
+    }
+
+    /// Finds the series with exactly these label pairs (sorted by name and unique, as a
+    /// `Labels` holds them), without building a label set.
+    pub(crate) fn find_pairs(&self, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
+        let hash = crate::model::stable_hash_pairs(pairs.iter().copied());
+        let buckets = self.stripe(hash).by_hash.read();
+        let syms = self.symbols.read();
+        buckets.find(hash, |s| s.pairs_eq(&syms, pairs)).cloned()
     }
 
     /// Creates the series (with reference `want_ref` when replaying), unless another thread
