@@ -141,13 +141,17 @@ pub(crate) fn write(head: &Head, dir: &Path, first_segment: u32) -> Result<u64, 
         buf.extend_from_slice(&first_segment.to_le_bytes());
         buf.extend_from_slice(&head.next_ref.load(Relaxed).to_le_bytes());
         write_frame(&mut w, KIND_META, &buf)?;
+        // In reference order: the loader then appends to each postings list instead of
+        // inserting in the middle (a third of the load time at 1M series before).
+        let mut series: Vec<Arc<MemSeries>> = Vec::with_capacity(head.num_series());
         for st in head.stripes.iter() {
-            let series: Vec<Arc<MemSeries>> = st.by_ref.read().values().cloned().collect();
-            for s in series {
-                encode_series(head, &s, &mut buf);
-                write_frame(&mut w, KIND_SERIES, &buf)?;
-                n += 1;
-            }
+            series.extend(st.by_ref.read().values().cloned());
+        }
+        series.sort_unstable_by_key(|s| s.series_ref);
+        for s in series {
+            encode_series(head, &s, &mut buf);
+            write_frame(&mut w, KIND_SERIES, &buf)?;
+            n += 1;
         }
         buf.clear();
         for (r, iv) in head.tombstones.read().iter() {
