@@ -704,26 +704,44 @@ impl<'a> Ev<'a> {
                     Val::Range(_) => Arg::Matrix(&win_bufs[k]),
                 })
                 .collect();
-            let mut ctx = FnCtx {
-                ts,
-                range_ms,
-                anchored,
-                smoothed,
-                args: &c.args,
-                pos: c.pos,
-                query: self.query,
-                annotations: &mut self.ann,
-            };
-            out.clear();
-            imp(&args, &mut ctx, &mut out).map_err(|e| QueryError::Execution(e.0))?;
-            for s in out.drain(..) {
-                col.push(ts, s)?;
-            }
+            self.call_at(c, imp, &args, ts, (range_ms, anchored, smoothed), &mut out, &mut col)?;
             if i % 256 == 255 {
                 self.check_deadline()?;
             }
         }
         Ok(Val::Vector(col.series))
+    }
+
+    /// Runs a function at one step (`range`: the range argument's length, anchored and
+    /// smoothed flags) and collects its output.
+    #[allow(clippy::too_many_arguments)]
+    fn call_at(
+        &mut self,
+        c: &crate::promql::ast::Call,
+        imp: functions::FnImpl,
+        args: &[Arg<'_>],
+        ts: i64,
+        range: (i64, bool, bool),
+        out: &mut Vec<Sample>,
+        col: &mut Collector,
+    ) -> Result<(), QueryError> {
+        let (range_ms, anchored, smoothed) = range;
+        let mut ctx = FnCtx {
+            ts,
+            range_ms,
+            anchored,
+            smoothed,
+            args: &c.args,
+            pos: c.pos,
+            query: self.query,
+            annotations: &mut self.ann,
+        };
+        out.clear();
+        imp(args, &mut ctx, out).map_err(|e| QueryError::Execution(e.0))?;
+        for s in out.drain(..) {
+            col.push(ts, s)?;
+        }
+        Ok(())
     }
 
     /// A function of one range vector whose value for a series depends on that series'
@@ -745,21 +763,7 @@ impl<'a> Ev<'a> {
             for &ts in &steps {
                 let Some(w) = reader.window(i, ts) else { continue };
                 let args = [Arg::Matrix(std::slice::from_ref(&w))];
-                let mut ctx = FnCtx {
-                    ts,
-                    range_ms: r.range,
-                    anchored: r.anchored,
-                    smoothed: r.smoothed,
-                    args: &c.args,
-                    pos: c.pos,
-                    query: self.query,
-                    annotations: &mut self.ann,
-                };
-                out.clear();
-                imp(&args, &mut ctx, &mut out).map_err(|e| QueryError::Execution(e.0))?;
-                for s in out.drain(..) {
-                    col.push(ts, s)?;
-                }
+                self.call_at(c, imp, &args, ts, (r.range, r.anchored, r.smoothed), &mut out, &mut col)?;
             }
             if i % 256 == 255 {
                 self.check_deadline()?;
