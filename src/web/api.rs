@@ -267,11 +267,14 @@ pub fn series(_s: &AppState, db: &Db, r: &ApiRequest) -> Result<ApiOk, ApiError>
     let limit = r.params.limit()?;
     let sets = parse_matchers(&matches).map_err(|e| ApiError::invalid_param("match[]", e))?;
     let q = db.querier(start, end);
-    let mut all: BTreeSet<Labels> = BTreeSet::new();
+    // Each selection comes sorted and unique; several are merged by one stable sort.
+    let mut all: Vec<Labels> = Vec::new();
     for set in &sets {
-        for s in q.select(set).map_err(storage_error)? {
-            all.insert(s.labels().clone());
-        }
+        all.extend(q.select(set).map_err(storage_error)?.into_iter().map(|s| s.into_labels()));
+    }
+    if sets.len() > 1 {
+        all.sort();
+        all.dedup();
     }
     let mut warnings = Vec::new();
     let mut out = String::from("[");
