@@ -147,11 +147,7 @@ impl SeriesKey<'_> {
     /// The label set (built from the pairs on first use).
     pub(crate) fn labels(&mut self) -> &Labels {
         match self {
-            SeriesKey::Pairs(pairs, built) => built.get_or_insert_with(|| {
-                Labels::from_sorted_unchecked(
-                    pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
-                )
-            }),
+            SeriesKey::Pairs(pairs, built) => built.get_or_insert_with(|| Labels::from_sorted_unchecked(owned(pairs))),
             SeriesKey::Labels(l) => l,
             SeriesKey::Owned(l) => l,
         }
@@ -215,6 +211,11 @@ pub(crate) fn append_series(
     Ok(written)
 }
 
+/// Label pairs copied into owned labels (as they are: not sorted or checked).
+fn owned(pairs: &[(&str, &str)]) -> Vec<Label> {
+    pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect()
+}
+
 /// Renders possibly-invalid label pairs as Prometheus prints label sets.
 fn fmt_pairs(pairs: &[(&str, &str)]) -> String {
     let mut s = String::from("{");
@@ -239,8 +240,7 @@ pub(crate) fn series_key<'p>(pairs: &'p [(&'p str, &'p str)]) -> Result<SeriesKe
     if pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty()) {
         return Ok(SeriesKey::Pairs(pairs, None));
     }
-    let owned = pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect();
-    match Labels::new(owned) {
+    match Labels::new(owned(pairs)) {
         Ok(l) => Ok(SeriesKey::Owned(l)),
         Err(LabelsError::DuplicateName(d)) => {
             Err(format!("invalid labels for series, labels {}, duplicated label {d}", fmt_pairs(pairs)))
@@ -300,11 +300,7 @@ pub fn write_v1_flat(db: &Db, remote: &Remote, req: &FlatWrite<'_>, now_ms: i64)
         match append_series(&mut app, &mut key, ts.samples.iter().copied(), max_t, Err) {
             Ok(n) => {
                 written += n;
-                let exemplars = ts.exemplars.iter().map(|e| {
-                    let pairs = req.exemplar_labels(e);
-                    let pairs = pairs.iter().map(|&(n, v)| Label { name: n.to_string(), value: v.to_string() });
-                    (pairs.collect(), e.value, e.timestamp)
-                });
+                let exemplars = ts.exemplars.iter().map(|e| (owned(req.exemplar_labels(e)), e.value, e.timestamp));
                 exemplars_written += append_exemplars(&mut app, &mut key, exemplars, &mut exemplars_ooo);
             }
             Err(refused) => {

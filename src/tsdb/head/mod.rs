@@ -218,22 +218,17 @@ impl MemSeries {
     }
 
     fn labels_eq(&self, syms: &SymbolsInner, labels: &Labels) -> bool {
-        self.label_ids.len() == labels.len() * 2
-            && self
-                .label_ids
-                .chunks_exact(2)
-                .zip(labels.iter())
-                .all(|(p, l)| syms.get(p[0]) == l.name && syms.get(p[1]) == l.value)
+        self.pairs_eq(syms, labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
 
     /// Whether the series has exactly these label pairs (in order).
-    fn pairs_eq(&self, syms: &SymbolsInner, pairs: &[(&str, &str)]) -> bool {
+    fn pairs_eq<'a>(&self, syms: &SymbolsInner, pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> bool {
         self.label_ids.len() == pairs.len() * 2
             && self
                 .label_ids
                 .chunks_exact(2)
                 .zip(pairs)
-                .all(|(p, &(name, value))| syms.get(p[0]) == name && syms.get(p[1]) == value)
+                .all(|(p, (name, value))| syms.get(p[0]) == name && syms.get(p[1]) == value)
     }
 
     /// Compares two series by their label sets.
@@ -435,7 +430,7 @@ impl Head {
         let hash = crate::model::stable_hash_pairs(pairs.iter().copied());
         let buckets = self.stripe(hash).by_hash.read();
         let syms = self.symbols.read();
-        buckets.find(hash, |s| s.pairs_eq(&syms, pairs)).cloned()
+        buckets.find(hash, |s| s.pairs_eq(&syms, pairs.iter().copied())).cloned()
     }
 
     /// Creates the series (with reference `want_ref` when replaying), unless another thread
