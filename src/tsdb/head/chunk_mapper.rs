@@ -144,28 +144,40 @@ impl ChunkMapper {
         }
     }
 
-    /// Deletes files whose chunks are all older than `mint` (never the file being written).
+    /// Deletes files whose chunks are all older than `mint`. When that includes the file being
+    /// written, the next chunk starts a new file, so a head that has persisted everything keeps
+    /// no chunk bytes on disk.
     pub(crate) fn truncate(&self, mint: i64) {
         let mut inner = self.inner.lock();
-        let keep_from = inner.files.len().saturating_sub(1);
-        let mut i = 0;
-        while i < keep_from.min(inner.files.len()) {
-            if inner.files[i].max_t < mint {
-                let f = inner.files.remove(i);
-                let path = self.dir.join(format!("{:06}", f.index));
-                if let Err(e) = fs::remove_file(&path) {
-                    tracing::warn!(file = %path.display(), error = %e, "removing a head chunk file");
-                }
-                continue;
+        let current = inner.files.last().map(|f| f.index);
+        let mut removed = Vec::new();
+        inner.files.retain(|f| {
+            let old = f.max_t < mint && f.max_t != i64::MIN;
+            if old {
+                removed.push(f.index);
             }
-            i += 1;
+            !old
+        });
+        if current.is_some_and(|c| removed.contains(&c)) {
+            inner.current = None;
+            inner.offset = 0;
+        }
+        drop(inner);
+        for index in removed {
+            let path = self.dir.join(format!("{index:06}"));
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!(file = %path.display(), error = %e, "removing a head chunk file");
+            }
         }
     }
 
     /// Bytes of chunk files on disk (written so far).
     pub(crate) fn size_bytes(&self) -> u64 {
         let inner = self.inner.lock();
-        inner.files.len().saturating_sub(1) as u64 * FILE_SIZE + inner.offset
+        match inner.current {
+            Some(_) => inner.files.len().saturating_sub(1) as u64 * FILE_SIZE + inner.offset,
+            None => inner.files.len() as u64 * FILE_SIZE,
+        }
     }
 }
 
@@ -182,9 +194,18 @@ mod tests {
         assert_eq!(m.resolve(&a).as_slice(), &[1, 2, 3]);
         assert_eq!(m.resolve(&b).as_slice(), &[4, 5]);
         assert!(matches!(a, ChunkLoc::Mapped { file: 1, off: 0, len: 3 }));
-        // The current file is never deleted.
+        // Newer chunks keep the file.
+        m.truncate(15);
+        assert_eq!(m.resolve(&a).as_slice(), &[1, 2, 3]);
+        assert!(dir.path().join("chunks_head/000001").exists());
+        // Once every chunk is older, the file being written goes too and the next chunk
+        // starts a new one.
         m.truncate(100);
-        assert_eq!(m.resolve(&b).as_slice(), &[4, 5]);
+        assert!(!dir.path().join("chunks_head/000001").exists());
+        assert_eq!(m.size_bytes(), 0);
+        let c = m.write(&[6], 110);
+        assert!(matches!(c, ChunkLoc::Mapped { file: 2, off: 0, len: 1 }));
+        assert_eq!(m.resolve(&c).as_slice(), &[6]);
         // Reopening clears the scratch directory.
         drop(m);
         let m = ChunkMapper::open(&dir.path().join("chunks_head")).unwrap();

@@ -34,6 +34,13 @@ const CLOCK_AHEAD_MS: i64 = 5 * 3_600_000;
 /// How long the data directory's size must stay unchanged to count as settled.
 const STEADY: Duration = Duration::from_secs(6);
 
+/// The counter Prometheus and Cairn raise when they have checkpointed the WAL.
+const WAL_TRUNCATIONS: &str = "prometheus_tsdb_wal_truncations_total";
+
+/// How long after the head was persisted to wait for a WAL truncation that may not come (too
+/// few segments to checkpoint).
+const TRUNCATION_WAIT: Duration = Duration::from_secs(60);
+
 /// The outcome of one query on one system.
 #[derive(Debug, Clone)]
 pub struct QueryOutcome {
@@ -207,12 +214,26 @@ async fn settle(ctx: &Ctx, server: &Server, last_ts: i64) {
         let _ = ctx.client.get(server.url("/internal/force_flush")).send().await;
         let _ = ctx.client.get(server.url("/internal/force_merge")).send().await;
     }
+    // Prometheus and Cairn checkpoint the WAL and delete its old segments just after they drop
+    // the persisted range from the head; measuring before that counts WAL they are about to
+    // drop. So once the head has moved, wait for the truncation counter to move past the value
+    // it had then (or for TRUNCATION_WAIT, when the truncation finished before the first look).
+    let mut persisted_since: Option<(Instant, Option<f64>)> = None;
     let mut last_size = 0u64;
     let mut steady_since = Instant::now();
     loop {
         let persisted = match server.kind {
             SystemKind::VictoriaMetrics => self_metric(ctx, server, "vm_active_merges").await.is_some_and(|m| m == 0.0),
-            _ => self_metric(ctx, server, "prometheus_tsdb_head_min_time").await.is_some_and(|m| m > last_ts as f64),
+            _ => {
+                let head_moved =
+                    self_metric(ctx, server, "prometheus_tsdb_head_min_time").await.is_some_and(|m| m > last_ts as f64);
+                let truncations = self_metric(ctx, server, WAL_TRUNCATIONS).await;
+                persisted_since = if head_moved { persisted_since.or(Some((Instant::now(), truncations))) } else { None };
+                persisted_since.is_some_and(|(since, at_move)| {
+                    let truncated = matches!((at_move, truncations), (Some(a), Some(n)) if n > a);
+                    truncated || since.elapsed() >= TRUNCATION_WAIT
+                })
+            }
         };
         let size = dir_usage(&server.data).map_or(0, |u| u.allocated);
         if size != last_size {
