@@ -18,6 +18,11 @@ impl BitWriter {
         BitWriter { free: free.min(7) }
     }
 
+    /// Unused low bits of the last byte.
+    pub(crate) fn free(self) -> u8 {
+        self.free
+    }
+
     /// Writes the low `n` bits of `value` (`n` ≤ 64), most significant first.
     #[inline]
     pub(crate) fn write_bits(&mut self, buf: &mut Vec<u8>, value: u64, n: u32) {

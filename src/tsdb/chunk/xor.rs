@@ -110,6 +110,58 @@ impl XorChunk {
         })
     }
 
+    /// Appends the appender state (everything [`XorChunk::from_bytes`] would recover by
+    /// decoding) to `out`, for [`XorChunk::from_state`].
+    pub(crate) fn put_state(&self, out: &mut Vec<u8>) {
+        out.push(self.writer.free());
+        varint::put_varint(out, self.first_t);
+        varint::put_varint(out, self.t);
+        varint::put_uvarint(out, self.t_delta);
+        out.extend_from_slice(&self.v_bits.to_le_bytes());
+        out.push(self.leading);
+        out.push(self.trailing);
+    }
+
+    /// Rebuilds an appendable chunk from its bytes and the state [`XorChunk::put_state`]
+    /// wrote, without decoding the samples. The state is checked only as far as appending
+    /// needs (so a damaged state can give wrong samples later, never a panic); callers keep
+    /// it under a checksum.
+    pub(crate) fn from_state(bytes: &[u8], state: &mut varint::ByteReader<'_>) -> Result<XorChunk, ChunkError> {
+        const BAD: ChunkError = ChunkError::Corrupt("appender state");
+        let free = state.byte().ok_or(BAD)?;
+        let first_t = state.varint().map_err(|_| BAD)?;
+        let t = state.varint().map_err(|_| BAD)?;
+        let t_delta = state.uvarint().map_err(|_| BAD)?;
+        let v_bits = state.u64_le().ok_or(BAD)?;
+        let (leading, trailing) = (state.byte().ok_or(BAD)?, state.byte().ok_or(BAD)?);
+        let num = match bytes {
+            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+            _ => return Err(ChunkError::Truncated("chunk header")),
+        };
+        let window_ok = leading == NO_WINDOW || (leading <= 31 && u32::from(leading) + u32::from(trailing) < 64);
+        if free > 7 || !window_ok || (num == 0) != (bytes.len() == HEADER_LEN) || (free > 0 && num == 0) {
+            return Err(BAD);
+        }
+        let mut kept = Vec::with_capacity(bytes.len() + bytes.len() / 4);
+        kept.extend_from_slice(bytes);
+        if let Some(last) = kept.last_mut()
+            && free > 0
+        {
+            *last &= !(low_mask(u32::from(free)) as u8);
+        }
+        Ok(XorChunk {
+            bytes: kept,
+            writer: BitWriter::with_free(free),
+            num,
+            first_t,
+            t,
+            t_delta,
+            v_bits,
+            leading,
+            trailing,
+        })
+    }
+
     /// Appends a sample. The caller guarantees `t` is greater than the last timestamp; if it
     /// is not, the sample is still encoded, and iteration will stop there with
     /// [`ChunkError::Corrupt`].

@@ -259,6 +259,56 @@ fn from_bytes_continues_appending() {
 }
 
 #[test]
+fn saved_state_continues_appending_like_decoding() {
+    let samples = mixed_samples();
+    let whole = encode(&samples);
+    for split in [0, 1, 2, 3, 17, 40, samples.len()] {
+        let part = encode(&samples[..split]);
+        let mut state = Vec::new();
+        part.put_state(&mut state);
+        let mut r = varint::ByteReader::new(&state);
+        let mut c = XorChunk::from_state(part.bytes(), &mut r).expect("valid state");
+        assert!(r.remaining().is_empty(), "split {split}: state not read whole");
+        assert_eq!(c.first_time(), part.first_time(), "split {split}");
+        assert_eq!(c.last().map(|(t, v)| (t, v.to_bits())), part.last().map(|(t, v)| (t, v.to_bits())));
+        for &(t, v) in &samples[split..] {
+            c.append(t, v);
+        }
+        assert_eq!(c.bytes(), whole.bytes(), "split {split}");
+    }
+}
+
+#[test]
+fn damaged_state_is_refused_or_harmless() {
+    let samples = mixed_samples();
+    let part = encode(&samples[..20]);
+    let mut state = Vec::new();
+    part.put_state(&mut state);
+    // Every single-byte change and every truncation: refused, or a chunk that still takes
+    // appends and iterates without panicking.
+    for i in 0..state.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = state.clone();
+            bad[i] ^= flip;
+            if let Ok(mut c) = XorChunk::from_state(part.bytes(), &mut varint::ByteReader::new(&bad)) {
+                for &(t, v) in &samples[20..] {
+                    c.append(t, v);
+                }
+                let _ = c.iter().count();
+            }
+        }
+        assert!(XorChunk::from_state(part.bytes(), &mut varint::ByteReader::new(&state[..i])).is_err(), "cut at {i}");
+    }
+    // A state whose window cannot exist, and bytes that do not match the sample count.
+    let mut wide = state.clone();
+    let n = wide.len();
+    (wide[n - 2], wide[n - 1]) = (31, 40);
+    assert!(XorChunk::from_state(part.bytes(), &mut varint::ByteReader::new(&wide)).is_err());
+    assert!(XorChunk::from_state(&[0, 0], &mut varint::ByteReader::new(&state)).is_err());
+    assert!(XorChunk::from_state(&[0], &mut varint::ByteReader::new(&state)).is_err());
+}
+
+#[test]
 fn seek_finds_first_at_or_after() {
     let samples = mixed_samples();
     let c = encode(&samples);

@@ -113,6 +113,42 @@ impl ChunkMapper {
         if len >= FILE_SIZE {
             return Ok(ChunkLoc::Heap(Arc::from(bytes)));
         }
+        let (file, off) = self.try_write_many(bytes, &[(len as u32, max_t)])?;
+        Ok(ChunkLoc::Mapped { file, off, len: len as u32 })
+    }
+
+    /// Writes several full chunks, laid end to end in `bytes` (`parts` gives each one's length
+    /// and newest sample time), with one write; pushes their locations to `out` in order.
+    /// Falls back to [`ChunkMapper::write`] per chunk if they do not fit one file or the write
+    /// fails.
+    pub(crate) fn write_many(&self, bytes: &[u8], parts: &[(u32, i64)], out: &mut Vec<ChunkLoc>) {
+        let total = bytes.len() as u64;
+        let sum: u64 = parts.iter().map(|&(len, _)| u64::from(len)).sum();
+        let written = (sum == total && total < FILE_SIZE).then(|| self.try_write_many(bytes, parts)).and_then(|r| {
+            r.map_err(|e| tracing::warn!(error = %e, "writing head chunks to disk failed; writing them one by one"))
+                .ok()
+        });
+        match written {
+            Some((file, start)) => {
+                let mut off = start;
+                for &(len, _) in parts {
+                    out.push(ChunkLoc::Mapped { file, off, len });
+                    off += len;
+                }
+            }
+            None => {
+                let mut at = 0usize;
+                for &(len, max_t) in parts {
+                    let end = at.saturating_add(len as usize).min(bytes.len());
+                    out.push(self.write(bytes.get(at..end).unwrap_or(&[]), max_t));
+                    at = end;
+                }
+            }
+        }
+    }
+
+    fn try_write_many(&self, bytes: &[u8], parts: &[(u32, i64)]) -> std::io::Result<(u32, u32)> {
+        let len = bytes.len() as u64;
         let mut inner = self.inner.lock();
         if inner.current.is_none() || inner.offset + len > FILE_SIZE {
             self.cut(&mut inner)?;
@@ -124,8 +160,8 @@ impl ChunkMapper {
         inner.offset += len;
         let last = inner.files.len() - 1;
         let file = &mut inner.files[last];
-        file.max_t = file.max_t.max(max_t);
-        Ok(ChunkLoc::Mapped { file: file.index, off: off as u32, len: len as u32 })
+        file.max_t = parts.iter().fold(file.max_t, |m, &(_, t)| m.max(t));
+        Ok((file.index, off as u32))
     }
 
     /// The bytes at `loc`.
@@ -211,6 +247,26 @@ mod tests {
         let m = ChunkMapper::open(&dir.path().join("chunks_head")).unwrap();
         assert_eq!(m.size_bytes(), 0);
         assert_eq!(fs::read_dir(dir.path().join("chunks_head")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn many_chunks_in_one_write_resolve_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = ChunkMapper::open(dir.path()).unwrap();
+        let first = m.write(&[9, 9], 5);
+        let mut locs = Vec::new();
+        m.write_many(&[1, 2, 3, 4, 5, 6], &[(1, 10), (3, 20), (2, 30)], &mut locs);
+        let got: Vec<Vec<u8>> = locs.iter().map(|l| m.resolve(l).as_slice().to_vec()).collect();
+        assert_eq!(got, vec![vec![1], vec![2, 3, 4], vec![5, 6]]);
+        assert_eq!(m.resolve(&first).as_slice(), &[9, 9]);
+        // The file's newest time covers the whole batch: truncating before 30 keeps it.
+        m.truncate(25);
+        assert_eq!(m.resolve(&locs[2]).as_slice(), &[5, 6]);
+        // Lengths that do not add up to the bytes fall back to one write per chunk.
+        locs.clear();
+        m.write_many(&[7, 8], &[(1, 40), (5, 50)], &mut locs);
+        let got: Vec<Vec<u8>> = locs.iter().map(|l| m.resolve(l).as_slice().to_vec()).collect();
+        assert_eq!(got, vec![vec![7], vec![8]]);
     }
 
     #[test]

@@ -6,12 +6,13 @@
 //! it is either complete or absent. It covers every WAL segment before the one it names;
 //! replay then reads only that segment and later ones.
 //!
-//! Layout: the magic `CAIRNHS1`, then frames `[kind: u8][len: u32 LE][crc32c(kind ‖ len ‖
+//! Layout: the magic `CAIRNHS2`, then frames `[kind: u8][len: u32 LE][crc32c(kind ‖ len ‖
 //! payload): u32 LE][payload]`:
 //! - kind 1, meta (first frame): the first WAL segment not covered (u32 LE) and the head's
 //!   next series reference (u64 LE);
 //! - kind 2, one per series: reference, labels, sealed chunks (range and bytes), the open
-//!   chunk's bytes and the out-of-order samples, as uvarints and length-prefixed bytes;
+//!   chunk's bytes followed, when it has any, by its appender state (so loading does not
+//!   decode it), and the out-of-order samples, as uvarints and length-prefixed bytes;
 //! - kind 3, tombstones: (reference, mint, maxt) triples;
 //! - kind 4, end (last frame): the number of series frames (u64 LE).
 
@@ -29,7 +30,9 @@ use std::sync::atomic::Ordering::Relaxed;
 /// The snapshot's file name in the data directory.
 pub(crate) const FILE_NAME: &str = "head_snapshot";
 const TMP_NAME: &str = "head_snapshot.tmp";
-const MAGIC: &[u8; 8] = b"CAIRNHS1";
+// Version 1 (`CAIRNHS1`) had no appender state; such a file is refused like a damaged one,
+// and the WAL it covers is replayed instead.
+const MAGIC: &[u8; 8] = b"CAIRNHS2";
 
 const KIND_META: u8 = 1;
 const KIND_SERIES: u8 = 2;
@@ -118,6 +121,9 @@ fn encode_series(head: &Head, s: &MemSeries, buf: &mut Vec<u8>) {
         put_bytes(buf, head.chunk_bytes(c).as_slice());
     }
     put_bytes(buf, d.open.as_ref().map_or(&[][..], |c| c.bytes()));
+    if let Some(c) = &d.open {
+        c.put_state(buf);
+    }
     varint::put_uvarint(buf, d.ooo.len() as u64);
     for &(t, v) in &d.ooo {
         varint::put_varint(buf, t);
@@ -257,15 +263,129 @@ pub(crate) fn load(head: &Head, dir: &Path) -> Result<Option<Loaded>, SnapshotEr
         ),
         _ => return Err(fr.corrupt("short meta frame")),
     };
-    let mut series = 0u64;
-    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_LOAD_WORKERS);
+    let (series, mint, maxt) = std::thread::scope(|scope| -> Result<(u64, i64, i64), SnapshotError> {
+        let (tx, rx) = crossbeam_channel::bounded::<SeriesBatch>(workers * 2);
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let rx = rx.clone();
+                scope.spawn(move || {
+                    let mut done = Restored { mint: i64::MAX, maxt: i64::MIN, ..Restored::default() };
+                    let mut scratch = Scratch::default();
+                    for batch in rx {
+                        for (offset, payload) in batch.frames() {
+                            match restore_series(head, payload, &mut scratch) {
+                                Ok((lo, hi)) => {
+                                    done.mint = done.mint.min(lo);
+                                    done.maxt = done.maxt.max(hi);
+                                    done.series += 1;
+                                }
+                                Err(msg) => {
+                                    // Keep the first error in file order; stop this batch.
+                                    if done.error.as_ref().is_none_or(|(o, _)| offset < *o) {
+                                        done.error = Some((offset, msg));
+                                    }
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        drop(rx);
+        let read = read_series_frames(&mut fr, &path, head, &tx);
+        drop(tx);
+        let mut total = Restored { mint: i64::MAX, maxt: i64::MIN, ..Restored::default() };
+        for h in handles {
+            let done =
+                h.join().map_err(|_| SnapshotError::Corrupt { offset: 0, msg: "a loader thread panicked".into() })?;
+            total.series += done.series;
+            total.mint = total.mint.min(done.mint);
+            total.maxt = total.maxt.max(done.maxt);
+            if let Some((o, m)) = done.error
+                && total.error.as_ref().is_none_or(|(to, _)| o < *to)
+            {
+                total.error = Some((o, m));
+            }
+        }
+        let framed = read?;
+        if let Some((offset, msg)) = total.error {
+            return Err(SnapshotError::Corrupt { offset, msg });
+        }
+        if framed != total.series {
+            return Err(SnapshotError::Corrupt {
+                offset: fr.offset,
+                msg: "series count does not match the end frame".into(),
+            });
+        }
+        Ok((total.series, total.mint, total.maxt))
+    })?;
+    head.next_ref.fetch_max(next_ref, Relaxed);
+    if mint <= maxt {
+        head.update_time_bounds(mint, maxt);
+    }
+    Ok(Some(Loaded { first_segment, series }))
+}
+
+/// The most threads that restore series while the file is read.
+const MAX_LOAD_WORKERS: usize = 4;
+
+/// Series frames handed to a loader thread together, about this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Several series frames' payloads, end to end, with each one's file offset.
+#[derive(Default)]
+struct SeriesBatch {
+    bytes: Vec<u8>,
+    /// (file offset of the frame, end of its payload in `bytes`).
+    frames: Vec<(u64, usize)>,
+}
+
+impl SeriesBatch {
+    fn frames(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let mut start = 0;
+        self.frames.iter().map(move |&(offset, end)| {
+            let payload = self.bytes.get(start..end).unwrap_or(&[]);
+            start = end;
+            (offset, payload)
+        })
+    }
+}
+
+/// What one loader thread restored.
+#[derive(Default)]
+struct Restored {
+    series: u64,
+    mint: i64,
+    maxt: i64,
+    /// The first frame (by file offset) that did not restore, and why.
+    error: Option<(u64, String)>,
+}
+
+/// Reads the frames after the meta frame, sends series frames to the loaders in batches and
+/// applies tombstones; returns the series count the end frame declares, once it has checked
+/// that the number of series frames read matches it.
+fn read_series_frames<R: Read>(
+    fr: &mut FrameReader<R>,
+    path: &Path,
+    head: &Head,
+    tx: &crossbeam_channel::Sender<SeriesBatch>,
+) -> Result<u64, SnapshotError> {
+    let mut batch = SeriesBatch::default();
+    let mut framed = 0u64;
     loop {
-        match fr.next(&path)? {
+        let offset = fr.offset;
+        match fr.next(path)? {
             KIND_SERIES => {
-                let (lo, hi) = restore_series(head, &fr.buf).map_err(|m| fr.corrupt(m))?;
-                mint = mint.min(lo);
-                maxt = maxt.max(hi);
-                series += 1;
+                batch.bytes.extend_from_slice(&fr.buf);
+                batch.frames.push((offset, batch.bytes.len()));
+                framed += 1;
+                if batch.bytes.len() >= BATCH_BYTES {
+                    // The loaders only stop early if they panicked; the join reports that.
+                    let _ = tx.send(std::mem::take(&mut batch));
+                }
             }
             KIND_TOMBSTONES => {
                 let mut r = ByteReader::new(&fr.buf);
@@ -279,19 +399,17 @@ pub(crate) fn load(head: &Head, dir: &Path) -> Result<Option<Loaded>, SnapshotEr
             }
             KIND_END => {
                 let want: Option<[u8; 8]> = fr.buf.as_slice().try_into().ok();
-                if want.map(u64::from_le_bytes) != Some(series) {
+                if want.map(u64::from_le_bytes) != Some(framed) {
                     return Err(fr.corrupt("series count does not match the end frame"));
                 }
-                break;
+                if !batch.frames.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                return Ok(framed);
             }
             k => return Err(fr.corrupt(format!("unknown frame kind {k}"))),
         }
     }
-    head.next_ref.fetch_max(next_ref, Relaxed);
-    if mint <= maxt {
-        head.update_time_bounds(mint, maxt);
-    }
-    Ok(Some(Loaded { first_segment, series }))
 }
 
 fn read_str<'a>(r: &mut ByteReader<'a>) -> Result<&'a str, String> {
@@ -307,8 +425,17 @@ fn read_bytes<'a>(r: &mut ByteReader<'a>, n: u64) -> Result<&'a [u8], String> {
     Ok(b)
 }
 
+/// Buffers [`restore_series`] reuses from one series to the next.
+#[derive(Default)]
+struct Scratch {
+    bytes: Vec<u8>,
+    parts: Vec<(u32, i64)>,
+    ranges: Vec<(i64, i64)>,
+    locs: Vec<ChunkLoc>,
+}
+
 /// Restores one series frame; returns the time range of its samples (empty: MAX, MIN).
-fn restore_series(head: &Head, payload: &[u8]) -> Result<(i64, i64), String> {
+fn restore_series(head: &Head, payload: &[u8], scratch: &mut Scratch) -> Result<(i64, i64), String> {
     let r = &mut ByteReader::new(payload);
     let e = |e: varint::VarintError| format!("{e:?}");
     let series_ref = r.uvarint().map_err(e)?;
@@ -328,22 +455,40 @@ fn restore_series(head: &Head, payload: &[u8]) -> Result<(i64, i64), String> {
     let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
     let mut d = ms.data.lock();
     let n = r.uvarint().map_err(e)?;
+    // The sealed chunks go to the chunk files with one write per series.
+    scratch.bytes.clear();
+    scratch.parts.clear();
+    scratch.ranges.clear();
     for _ in 0..n {
         let (min_t, max_t) = (r.varint().map_err(e)?, r.varint().map_err(e)?);
         let len = r.uvarint().map_err(e)?;
         let bytes = read_bytes(r, len)?;
-        let loc = match &head.mapper {
-            Some(m) => m.write(bytes, max_t),
-            None => ChunkLoc::Heap(Arc::from(bytes)),
-        };
-        d.sealed.push(SealedChunk { min_t, max_t, loc });
+        scratch.bytes.extend_from_slice(bytes);
+        scratch.parts.push((bytes.len() as u32, max_t));
+        scratch.ranges.push((min_t, max_t));
         mint = mint.min(min_t);
         maxt = maxt.max(max_t);
+    }
+    scratch.locs.clear();
+    match &head.mapper {
+        Some(m) => m.write_many(&scratch.bytes, &scratch.parts, &mut scratch.locs),
+        None => {
+            let mut at = 0;
+            for &(len, _) in &scratch.parts {
+                let end = at + len as usize;
+                scratch.locs.push(ChunkLoc::Heap(Arc::from(&scratch.bytes[at..end])));
+                at = end;
+            }
+        }
+    }
+    d.sealed.reserve(scratch.ranges.len());
+    for (&(min_t, max_t), loc) in scratch.ranges.iter().zip(scratch.locs.drain(..)) {
+        d.sealed.push(SealedChunk { min_t, max_t, loc });
     }
     let len = r.uvarint().map_err(e)?;
     let open = read_bytes(r, len)?;
     if !open.is_empty() {
-        let c = XorChunk::from_bytes(open).map_err(|e| e.to_string())?;
+        let c = XorChunk::from_state(open, r).map_err(|e| e.to_string())?;
         if let (Some(a), Some((b, _))) = (c.first_time(), c.last()) {
             mint = mint.min(a);
             maxt = maxt.max(b);
