@@ -390,6 +390,11 @@ pub enum Kind {
     Query,
     /// Anything else.
     Other,
+    /// Answered from in-memory indexes in about the time a thread hand-off takes (label names
+    /// and values without `match[]`, build and flag information): run on the connection's
+    /// task instead of the blocking pool, which halves their latency. With `match[]` they
+    /// select series and go to the pool like [`Kind::Other`].
+    Light,
 }
 
 /// A method router running `f` for `methods`, reading form values from the query string
@@ -444,13 +449,17 @@ async fn dispatch(
             Ok(p) => Some(p),
             Err(_) => return error_response(&ApiError::new(params::ErrorType::Unavailable, "query queue closed")),
         },
-        Kind::Other => None,
+        Kind::Other | Kind::Light => None,
     };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(cancel.clone());
     let req = ApiRequest { params, path_arg, cancel };
-    let state = s.clone();
-    let res = tokio::task::spawn_blocking(move || f(&state, &db, &req)).await;
+    let res = if kind == Kind::Light && req.params.all("match[]").is_empty() {
+        Ok(f(&s, &db, &req))
+    } else {
+        let state = s.clone();
+        tokio::task::spawn_blocking(move || f(&state, &db, &req)).await
+    };
     match res {
         Ok(Ok(ok)) => success_response(ok),
         Ok(Err(e)) => error_response(&e),
