@@ -237,34 +237,22 @@ impl PageAppender {
             if self.cache.is_dropped(met) {
                 continue;
             }
-            // A cache hit: the reference, labels and staleness key of a known series.
-            let hit = self.cache.get(met).map(|e| (e.series_ref, e.hash, e.labels.clone()));
+            // A cache hit: the reference and staleness key of a known series. Its labels are
+            // only built again if storage no longer knows the reference.
+            let hit = self.cache.get(met).map(|e| (e.series_ref, e.hash));
             let (series_ref, hash, labels, is_new) = match hit {
-                Some((r, h, l)) => (Some(r), h, l, false),
-                None => {
-                    let scraped = match parser.labels() {
-                        Ok(l) => l,
-                        Err(e) => {
-                            res = Err(AppendFailure(e.to_string()));
-                            break;
-                        }
-                    };
-                    let Some(lset) = self.mutate_sample_labels(scraped) else {
+                Some((r, h)) => (Some(r), h, None, false),
+                None => match self.series_labels(&parser) {
+                    Ok(Some(lset)) => (None, lset.stable_hash(), Some(Arc::new(lset)), true),
+                    Ok(None) => {
                         self.cache.add_dropped(met);
                         continue;
-                    };
-                    if let Err(e) = check_labels(&lset) {
-                        res = Err(AppendFailure(e));
+                    }
+                    Err(e) => {
+                        res = Err(e);
                         break;
                     }
-                    if let Err(e) = verify_label_limits(&lset, &self.opts.limits) {
-                        self.metrics.exceeded_label_limits.inc();
-                        res = Err(AppendFailure(e));
-                        break;
-                    }
-                    let h = lset.stable_hash();
-                    (None, h, Arc::new(lset), true)
-                }
+                },
             };
             // The sample limit counts samples left after relabeling; over it, parsing goes on
             // so the reported totals are right, but nothing more is appended.
@@ -279,12 +267,21 @@ impl PageAppender {
                 oob += 1;
                 self.metrics.sample_out_of_bounds.inc();
             } else {
-                let r = match series_ref {
-                    Some(r) => match app.append_ref(r, t, value) {
-                        Err(AppendError::UnknownRef(_)) => app.append(&labels, t, value),
+                let r = match (series_ref, &labels) {
+                    (Some(r), _) => match app.append_ref(r, t, value) {
+                        Err(AppendError::UnknownRef(r)) => match self.series_labels(&parser) {
+                            Ok(Some(lset)) => app.append(&lset, t, value),
+                            // Same options, same page line: cannot change; nothing to append.
+                            Ok(None) => Err(AppendError::UnknownRef(r)),
+                            Err(e) => {
+                                res = Err(e);
+                                break;
+                            }
+                        },
                         other => other,
                     },
-                    None => app.append(&labels, t, value),
+                    (None, Some(lset)) => app.append(lset, t, value),
+                    (None, None) => continue,
                 };
                 // The series an exemplar on this line attaches to: the sample's, also when the
                 // sample itself was refused (as Prometheus, which looks it up by labels then).
@@ -294,10 +291,10 @@ impl PageAppender {
                         added = true;
                         exemplar_ref = Some(new_ref);
                         if track {
-                            self.cache.track_staleness(hash, new_ref, &labels);
+                            self.cache.track_staleness(hash, new_ref, None);
                         }
                         if is_new || Some(new_ref) != series_ref {
-                            self.cache.add(met, new_ref, labels.clone(), hash);
+                            self.cache.add(met, new_ref, hash);
                         }
                     }
                     Err(AppendError::OutOfOrder) => {
@@ -326,7 +323,7 @@ impl PageAppender {
             // As Prometheus, a new series is tracked for staleness even when its sample was
             // refused (it has no reference yet: the marker then goes in by labels).
             if is_new && !added && track {
-                self.cache.track_staleness(hash, 0, &labels);
+                self.cache.track_staleness(hash, 0, labels);
             }
             if is_new && added && !sample_limit_hit {
                 counts.series_added += 1;
@@ -391,13 +388,15 @@ impl PageAppender {
             if self.cache.cur.contains_key(h) {
                 continue;
             }
-            let r = match app.append_ref(*series_ref, ts_ms, stale) {
-                Err(AppendError::UnknownRef(_)) => app.append(labels, ts_ms, stale),
-                other => other,
+            let r = match (app.append_ref(*series_ref, ts_ms, stale), labels) {
+                (Err(AppendError::UnknownRef(_)), Some(labels)) => app.append(labels, ts_ms, stale),
+                (r, _) => r,
             };
             match r {
                 // Expected when a target went away and came back with a new loop.
                 Ok(_) | Err(AppendError::OutOfOrder | AppendError::DuplicateTimestamp) => {}
+                // Storage dropped the series (nothing of it is left to mark stale).
+                Err(AppendError::UnknownRef(_)) => {}
                 Err(e) => return Err(AppendFailure(e.to_string())),
             }
         }
@@ -409,7 +408,7 @@ impl PageAppender {
         for (i, v) in values.into_iter().enumerate() {
             let cached = self.cache.report[i].clone();
             let (r, labels) = match cached {
-                Some(Seen { series_ref, labels }) => match app.append_ref(series_ref, ts_ms, v) {
+                Some((series_ref, labels)) => match app.append_ref(series_ref, ts_ms, v) {
                     Err(AppendError::UnknownRef(_)) => (app.append(&labels, ts_ms, v), labels),
                     other => (other, labels),
                 },
@@ -419,12 +418,28 @@ impl PageAppender {
                 }
             };
             match r {
-                Ok(series_ref) => self.cache.report[i] = Some(Seen { series_ref, labels }),
+                Ok(series_ref) => self.cache.report[i] = Some((series_ref, labels)),
                 Err(AppendError::OutOfOrder | AppendError::DuplicateTimestamp) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The final labels of the series on the parser's current line (scraped labels, target
+    /// labels, metric relabeling), checked against the label rules and limits; `None` when
+    /// relabeling dropped it.
+    fn series_labels(&mut self, parser: &Parser<'_>) -> Result<Option<Labels>, AppendFailure> {
+        let scraped = parser.labels().map_err(|e| AppendFailure(e.to_string()))?;
+        let Some(lset) = self.mutate_sample_labels(scraped) else {
+            return Ok(None);
+        };
+        check_labels(&lset).map_err(AppendFailure)?;
+        if let Err(e) = verify_label_limits(&lset, &self.opts.limits) {
+            self.metrics.exceeded_label_limits.inc();
+            return Err(AppendFailure(e));
+        }
+        Ok(Some(lset))
     }
 
     /// Prometheus's `mutateSampleLabels`: target labels joined to the scraped ones

@@ -133,6 +133,32 @@ fn vanished_series_and_failed_scrapes_get_stale_markers() {
 }
 
 #[test]
+fn cached_references_storage_no_longer_knows_are_rebuilt_from_the_page() {
+    // The cache keeps references, not labels: when storage forgets a reference (here: a new
+    // database behind the same page appender), the labels come from the page line again.
+    let mut f = fixture("");
+    f.scrape("a{x=\"1\"} 1\nb 2\n", 1000);
+    let dir = tempfile::tempdir().unwrap();
+    f.db = Db::open(dir.path(), Options { background_interval: None, ..Options::default() }).unwrap();
+    f.app = f.db.appender();
+    let out = f.scrape("a{x=\"1\"} 5\nb 6\n", 2000);
+    assert_eq!(out.error, None);
+    assert_eq!(out.counts.series_added, 0, "cache hits, not new series");
+    let a = f.series("a");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].0, l(&[("__name__", "a"), ("instance", "t:1"), ("job", "j"), ("x", "1")]));
+    assert_eq!(a[0].1, vec![(2000, 5.0)]);
+    // The rebuilt references are cached: b vanishing gets its stale marker by reference.
+    f.scrape("a{x=\"1\"} 7\n", 3000);
+    let b = f.samples("b");
+    assert_eq!(b.len(), 2);
+    assert!(b[0] == (2000, 6.0) && b[1].0 == 3000 && stale(b[1].1), "{b:?}");
+    assert_eq!(f.samples("a"), vec![(2000, 5.0), (3000, 7.0)]);
+    drop(f);
+    drop(dir);
+}
+
+#[test]
 fn target_labels_win_unless_honor_labels() {
     // Without honor_labels a conflicting scraped label is kept as exported_<name>; when that
     // name is taken too, the prefix repeats.

@@ -22,15 +22,16 @@ pub(crate) struct CacheEntry {
     pub(crate) last_iter: u64,
     /// Hash of the final labels (the staleness key).
     pub(crate) hash: u64,
-    /// Final labels (after target labels and metric relabeling).
-    pub(crate) labels: Arc<Labels>,
 }
 
 /// A series to mark stale if the next scrape does not have it.
 #[derive(Clone, Debug)]
 pub(crate) struct Seen {
     pub(crate) series_ref: u64,
-    pub(crate) labels: Arc<Labels>,
+    /// The labels, only for a series storage has no reference for (its first sample was
+    /// refused): the others are marked by reference. Keeping labels for every series cost
+    /// about 300 bytes each next to the head's interned copy (heaptrack, issue 7 note).
+    pub(crate) labels: Option<Arc<Labels>>,
 }
 
 /// The synthetic series a scrape reports, in Prometheus's order.
@@ -53,7 +54,7 @@ pub struct ScrapeCache {
     pub(crate) cur: FastMap<u64, Seen>,
     pub(crate) prev: FastMap<u64, Seen>,
     /// Storage reference and labels of each synthetic series, once appended.
-    pub(crate) report: [Option<Seen>; 5],
+    pub(crate) report: [Option<(u64, Arc<Labels>)>; 5],
     pub(crate) metadata: Arc<MetadataStore>,
 }
 
@@ -101,8 +102,8 @@ impl ScrapeCache {
         Some(e)
     }
 
-    pub(crate) fn add(&mut self, met: &[u8], series_ref: u64, labels: Arc<Labels>, hash: u64) {
-        self.series.insert(met.into(), CacheEntry { series_ref, last_iter: self.iter, hash, labels });
+    pub(crate) fn add(&mut self, met: &[u8], series_ref: u64, hash: u64) {
+        self.series.insert(met.into(), CacheEntry { series_ref, last_iter: self.iter, hash });
     }
 
     /// Whether `met` was dropped by metric relabeling (marking it seen).
@@ -121,8 +122,8 @@ impl ScrapeCache {
         self.dropped.insert(met.into(), self.iter);
     }
 
-    pub(crate) fn track_staleness(&mut self, hash: u64, series_ref: u64, labels: &Arc<Labels>) {
-        self.cur.insert(hash, Seen { series_ref, labels: labels.clone() });
+    pub(crate) fn track_staleness(&mut self, hash: u64, series_ref: u64, labels: Option<Arc<Labels>>) {
+        self.cur.insert(hash, Seen { series_ref, labels });
     }
 
     /// Records `# TYPE`/`# HELP`/`# UNIT` for `metric`, allocating only when something changed.
@@ -188,9 +189,8 @@ mod tests {
     #[test]
     fn eviction_after_success_and_on_growth() {
         let mut c = ScrapeCache::new();
-        let l = Arc::new(Labels::from_pairs(&[("__name__", "a")]).unwrap());
-        c.add(b"a", 1, l.clone(), 1);
-        c.add(b"b", 2, l.clone(), 2);
+        c.add(b"a", 1, 1);
+        c.add(b"b", 2, 2);
         assert!(!c.iter_done(true));
         assert!(c.get(b"a").is_some());
         assert!(!c.iter_done(true));
@@ -200,7 +200,7 @@ mod tests {
         // Failed scrapes do not evict, until the cache more than doubles plus 1000.
         // The last good count was 2 (taken before eviction): the limit is 2 * 2 + 1000.
         for i in 0..1004u32 {
-            c.add(&i.to_be_bytes(), 10, l.clone(), 3);
+            c.add(&i.to_be_bytes(), 10, 3);
         }
         // The forced flush keeps what this iteration saw but starts a new one, so the next
         // flush drops everything not seen again.
@@ -216,7 +216,7 @@ mod tests {
     fn current_becomes_previous() {
         let mut c = ScrapeCache::new();
         let l = Arc::new(Labels::from_pairs(&[("__name__", "a")]).unwrap());
-        c.track_staleness(7, 1, &l);
+        c.track_staleness(7, 1, Some(l));
         c.iter_done(true);
         assert!(c.cur.is_empty());
         assert!(c.prev.contains_key(&7));
