@@ -55,6 +55,12 @@ pub(crate) struct Replayer {
     min_valid: i64,
     counts: ReplayCounts,
     shards: Shards,
+    /// Whether the head held series (from a snapshot) before the replay. Those are handed to
+    /// the shards when the WAL first names them, not all up front: the WAL after a snapshot
+    /// is usually short (registering 100k series took a tenth of such a restart).
+    existing: bool,
+    /// Head references handed to the shards, when `existing`.
+    in_shards: RefMap<()>,
 }
 
 enum Shards {
@@ -74,23 +80,46 @@ impl Replayer {
             Some(w) => Shards::Threads(w),
             None => Shards::Inline(Box::new(Shard::new(head.clone(), min_valid))),
         };
-        let mut r = Replayer { head, refs: RefMap::default(), min_valid, counts: ReplayCounts::default(), shards };
-        // Series already in the head (restored from a snapshot) are referenced by the WAL
-        // that follows under their own references.
-        let existing: Vec<Arc<MemSeries>> =
-            r.head.stripes.iter().flat_map(|st| st.by_ref.read().values().cloned().collect::<Vec<_>>()).collect();
-        for ms in existing {
-            r.refs.insert(ms.series_ref, ms.series_ref);
-            r.add_to_shard(ms);
+        let existing = head.num_series() > 0;
+        Replayer {
+            head,
+            refs: RefMap::default(),
+            min_valid,
+            counts: ReplayCounts::default(),
+            shards,
+            existing,
+            in_shards: RefMap::default(),
         }
-        r
     }
 
+    /// Hands a series to the shards, once.
     fn add_to_shard(&mut self, ms: Arc<MemSeries>) {
+        if self.existing {
+            if self.in_shards.get(ms.series_ref).is_some() {
+                return;
+            }
+            self.in_shards.insert(ms.series_ref, ());
+        }
         match &mut self.shards {
             Shards::Inline(shard) => shard.add_series(ms),
             Shards::Threads(w) => w.add_series(ms),
         }
+    }
+
+    /// The head reference for WAL reference `wal_ref`: from a replayed series record, or a
+    /// series already in the head (restored from a snapshot, referenced under its own
+    /// reference by the WAL that follows).
+    fn resolve(&mut self, wal_ref: u64) -> Option<u64> {
+        if let Some(&r) = self.refs.get(wal_ref) {
+            return Some(r);
+        }
+        if !self.existing {
+            return None;
+        }
+        let ms = self.head.series_by_ref(wal_ref)?;
+        self.refs.insert(wal_ref, wal_ref);
+        self.add_to_shard(ms);
+        Some(wal_ref)
     }
 
     /// The number of worker threads to use: one per available CPU.
@@ -101,7 +130,11 @@ impl Replayer {
     /// The head series a WAL reference stands for, if its series record was replayed.
     #[allow(dead_code)] // For record types that carry series references (exemplars).
     pub(crate) fn series(&self, wal_ref: u64) -> Option<Arc<MemSeries>> {
-        self.refs.get(wal_ref).and_then(|&r| self.head.series_by_ref(r))
+        match self.refs.get(wal_ref) {
+            Some(&r) => self.head.series_by_ref(r),
+            None if self.existing => self.head.series_by_ref(wal_ref),
+            None => None,
+        }
     }
 
     /// Applies one WAL record. Samples older than the head's persisted time are skipped
@@ -113,13 +146,19 @@ impl Replayer {
                     let hash = s.labels.stable_hash();
                     let (ms, created) = self.head.create(hash, &s.labels, Some(s.series_ref));
                     self.refs.insert(s.series_ref, ms.series_ref);
-                    if created {
+                    // A series restored from the snapshot may not be in the shards yet.
+                    if created || self.existing {
                         self.add_to_shard(ms);
                     }
                 }
             }
             Record::Samples(mut samples) => {
                 let keep_old = self.head.opts.ooo_window > 0;
+                if self.existing {
+                    for s in &samples {
+                        self.resolve(s.series_ref);
+                    }
+                }
                 let before = samples.len();
                 let (min_valid, refs, counts) = (self.min_valid, &self.refs, &mut self.counts);
                 counts.samples += before as u64;
@@ -145,11 +184,13 @@ impl Replayer {
                 }
             }
             Record::Tombstones(stones) => {
+                let resolved: Vec<_> = stones
+                    .into_iter()
+                    .filter_map(|st| Some((self.resolve(st.series_ref)?, st.mint, st.maxt)))
+                    .collect();
                 let mut ts = self.head.tombstones.write();
-                for st in stones {
-                    if let Some(&r) = self.refs.get(st.series_ref) {
-                        ts.add(r, st.mint, st.maxt);
-                    }
+                for (r, mint, maxt) in resolved {
+                    ts.add(r, mint, maxt);
                 }
             }
             Record::Exemplars(exemplars) => {
