@@ -323,8 +323,9 @@ fn add_notes(cfg: &Config, report: &mut Report) {
             cfg.disk_series, cfg.disk_hours, cfg.backfill_window
         ),
         format!(
-            "Queries: over the backfilled history, timed from request to last byte, sequentially, {} runs after one warm-up; cells are median / p90. VictoriaMetrics runs with -search.disableCache and -search.latencyOffset=0s; its answers are not checked (its PromQL dialect differs). A Cairn answer that differs from Prometheus's (series sets, timestamps, values beyond 1e-6 relative) shows as \"wrong answer\" and has no ratio.",
-            cfg.query_runs
+            "Queries: over the backfilled history, timed from request to last byte, sequentially, {} runs after one warm-up ({} for labels and label values, which take well under a millisecond); cells are median / p90. VictoriaMetrics runs with -search.disableCache and -search.latencyOffset=0s; its answers are not checked (its PromQL dialect differs). A Cairn answer that differs from Prometheus's (series sets, timestamps, values beyond 1e-6 relative) shows as \"wrong answer\" and has no ratio.",
+            cfg.query_runs,
+            cfg.query_runs.max(crate::phases::disk::METADATA_RUNS)
         ),
         "n/a (not supported …) means the server does not offer that path yet (HTTP 404 on /api/v1/write, or no scrapes); n/a (invalid …) means it answered but did not store every series.".to_string(),
     ];

@@ -19,7 +19,7 @@
 use super::{Ctx, Figure, count, log, probe_write, rate_text, self_metric};
 use crate::encoder::{ShardBodies, Stream, single_sample_body};
 use crate::procstat::{blocks_usage, dir_usage};
-use crate::queries::{self, Answer, QuerySpec, Window, query_set};
+use crate::queries::{self, Answer, Endpoint, QuerySpec, Window, query_set};
 use crate::sender::{Outcome, SendReport, post, send};
 use crate::series::{INTERVAL_MS, JOB, Workload, timestamp};
 use crate::system::{Server, SystemKind};
@@ -31,6 +31,9 @@ const CHUNK_ROUNDS: u64 = 40;
 /// How far after the history the clock tick is: more than 1.5 block ranges (3 h), so the
 /// head's whole history is due for persistence.
 const CLOCK_AHEAD_MS: i64 = 5 * 3_600_000;
+/// Timed runs of the label-name and label-value requests (at least).
+pub const METADATA_RUNS: usize = 100;
+
 /// How long the data directory's size must stay unchanged to count as settled.
 const STEADY: Duration = Duration::from_secs(6);
 
@@ -38,8 +41,9 @@ const STEADY: Duration = Duration::from_secs(6);
 const WAL_TRUNCATIONS: &str = "prometheus_tsdb_wal_truncations_total";
 
 /// How long after the head was persisted to wait for a WAL truncation that may not come (too
-/// few segments to checkpoint).
-const TRUNCATION_WAIT: Duration = Duration::from_secs(60);
+/// few segments to checkpoint, or it finished before the first look); at the default sizes a
+/// checkpoint takes a few seconds.
+const TRUNCATION_WAIT: Duration = Duration::from_secs(20);
 
 /// The outcome of one query on one system.
 #[derive(Debug, Clone)]
@@ -228,7 +232,8 @@ async fn settle(ctx: &Ctx, server: &Server, last_ts: i64) {
                 let head_moved =
                     self_metric(ctx, server, "prometheus_tsdb_head_min_time").await.is_some_and(|m| m > last_ts as f64);
                 let truncations = self_metric(ctx, server, WAL_TRUNCATIONS).await;
-                persisted_since = if head_moved { persisted_since.or(Some((Instant::now(), truncations))) } else { None };
+                persisted_since =
+                    if head_moved { persisted_since.or(Some((Instant::now(), truncations))) } else { None };
                 persisted_since.is_some_and(|(since, at_move)| {
                     let truncated = matches!((at_move, truncations), (Some(a), Some(n)) if n > a);
                     truncated || since.elapsed() >= TRUNCATION_WAIT
@@ -266,7 +271,13 @@ async fn run_queries(ctx: &Ctx, server: &Server, w: Window) -> Vec<QueryOutcome>
 
 async fn run_query(ctx: &Ctx, server: &Server, q: &QuerySpec, w: &Window) -> QueryOutcome {
     let url = server.url(&queries::request_path(q, w));
-    match queries::run(&ctx.query_client, &url, ctx.cfg.query_runs).await {
+    // Label names and values answer in well under a millisecond, where a handful of runs
+    // leaves the median to one scheduler hiccup; they take many runs at no real cost.
+    let runs = match q.endpoint {
+        Endpoint::Labels | Endpoint::LabelValues => ctx.cfg.query_runs.max(METADATA_RUNS),
+        _ => ctx.cfg.query_runs,
+    };
+    match queries::run(&ctx.query_client, &url, runs).await {
         Ok(t) => {
             let answer = Answer::from_data(q.endpoint, &t.answer);
             log(format!(
