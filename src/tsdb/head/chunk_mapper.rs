@@ -61,6 +61,18 @@ struct Inner {
     next_index: u32,
 }
 
+/// The chunks laid end to end in `bytes`, as [`ChunkMapper::write_many`] takes them: each with
+/// its newest sample time. Lengths past the end give short (or empty) slices, never a panic.
+pub(crate) fn split_parts<'a>(bytes: &'a [u8], parts: &'a [(u32, i64)]) -> impl Iterator<Item = (&'a [u8], i64)> {
+    let mut at = 0usize;
+    parts.iter().map(move |&(len, max_t)| {
+        let end = at.saturating_add(len as usize).min(bytes.len());
+        let chunk = bytes.get(at..end).unwrap_or(&[]);
+        at = end;
+        (chunk, max_t)
+    })
+}
+
 /// Writes sealed chunks to disk and resolves their locations.
 pub(crate) struct ChunkMapper {
     dir: PathBuf,
@@ -137,11 +149,8 @@ impl ChunkMapper {
                 }
             }
             None => {
-                let mut at = 0usize;
-                for &(len, max_t) in parts {
-                    let end = at.saturating_add(len as usize).min(bytes.len());
-                    out.push(self.write(bytes.get(at..end).unwrap_or(&[]), max_t));
-                    at = end;
+                for (chunk, max_t) in split_parts(bytes, parts) {
+                    out.push(self.write(chunk, max_t));
                 }
             }
         }

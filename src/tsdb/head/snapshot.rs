@@ -16,7 +16,7 @@
 //! - kind 3, tombstones: (reference, mint, maxt) triples;
 //! - kind 4, end (last frame): the number of series frames (u64 LE).
 
-use super::chunk_mapper::ChunkLoc;
+use super::chunk_mapper::{ChunkLoc, split_parts};
 use super::{Head, MemSeries, SealedChunk};
 use crate::model::{Label, Labels};
 use crate::tsdb::chunk::XorChunk;
@@ -270,7 +270,7 @@ pub(crate) fn load(head: &Head, dir: &Path) -> Result<Option<Loaded>, SnapshotEr
             .map(|_| {
                 let rx = rx.clone();
                 scope.spawn(move || {
-                    let mut done = Restored { mint: i64::MAX, maxt: i64::MIN, ..Restored::default() };
+                    let mut done = Restored::default();
                     let mut scratch = Scratch::default();
                     for batch in rx {
                         for (offset, payload) in batch.frames() {
@@ -297,7 +297,7 @@ pub(crate) fn load(head: &Head, dir: &Path) -> Result<Option<Loaded>, SnapshotEr
         drop(rx);
         let read = read_series_frames(&mut fr, &path, head, &tx);
         drop(tx);
-        let mut total = Restored { mint: i64::MAX, maxt: i64::MIN, ..Restored::default() };
+        let mut total = Restored::default();
         for h in handles {
             let done =
                 h.join().map_err(|_| SnapshotError::Corrupt { offset: 0, msg: "a loader thread panicked".into() })?;
@@ -355,13 +355,19 @@ impl SeriesBatch {
 }
 
 /// What one loader thread restored.
-#[derive(Default)]
 struct Restored {
     series: u64,
+    /// Time range of the restored samples (empty: MAX, MIN).
     mint: i64,
     maxt: i64,
     /// The first frame (by file offset) that did not restore, and why.
     error: Option<(u64, String)>,
+}
+
+impl Default for Restored {
+    fn default() -> Self {
+        Restored { series: 0, mint: i64::MAX, maxt: i64::MIN, error: None }
+    }
 }
 
 /// Reads the frames after the meta frame, sends series frames to the loaders in batches and
@@ -472,14 +478,9 @@ fn restore_series(head: &Head, payload: &[u8], scratch: &mut Scratch) -> Result<
     scratch.locs.clear();
     match &head.mapper {
         Some(m) => m.write_many(&scratch.bytes, &scratch.parts, &mut scratch.locs),
-        None => {
-            let mut at = 0;
-            for &(len, _) in &scratch.parts {
-                let end = at + len as usize;
-                scratch.locs.push(ChunkLoc::Heap(Arc::from(&scratch.bytes[at..end])));
-                at = end;
-            }
-        }
+        None => scratch
+            .locs
+            .extend(split_parts(&scratch.bytes, &scratch.parts).map(|(chunk, _)| ChunkLoc::Heap(Arc::from(chunk)))),
     }
     d.sealed.reserve(scratch.ranges.len());
     for (&(min_t, max_t), loc) in scratch.ranges.iter().zip(scratch.locs.drain(..)) {
